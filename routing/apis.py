@@ -1,0 +1,142 @@
+"""The registry REST API: providers and models. Thin: validate, call one service, serialize."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import ProtectedError
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from routing import selectors, services
+from routing.models import Model, Provider, validate_base_url, validate_env_var_name
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def _paginate(view: APIView, request, queryset, serializer_class):
+    paginator = api_settings.DEFAULT_PAGINATION_CLASS()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+def _delete(instance) -> Response:
+    try:
+        instance.delete()
+    except ProtectedError as exc:
+        raise Conflict(f"{instance} is still in use by {len(exc.protected_objects)} row(s); disable it instead.")
+    return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProviderOutputSerializer(serializers.ModelSerializer):
+    api_key_configured = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Provider
+        fields = ["id", "name", "kind", "base_url", "api_key_env", "api_key_configured", "options", "enabled",
+                  "created_at", "updated_at"]
+
+
+class ProviderInputSerializer(serializers.Serializer):
+    name = serializers.SlugField(max_length=64)
+    kind = serializers.ChoiceField(choices=Provider.Kind.choices)
+    base_url = serializers.CharField(max_length=500, required=False, allow_blank=True,
+                                     validators=[validate_base_url])
+    api_key_env = serializers.CharField(max_length=128, required=False, allow_blank=True,
+                                        validators=[validate_env_var_name])
+    options = serializers.DictField(required=False)
+    enabled = serializers.BooleanField(required=False)
+
+
+class ProviderListCreateApi(APIView):
+    @extend_schema(responses=ProviderOutputSerializer(many=True))
+    def get(self, request):
+        return _paginate(self, request, selectors.provider_list(), ProviderOutputSerializer)
+
+    @extend_schema(request=ProviderInputSerializer, responses={201: ProviderOutputSerializer})
+    def post(self, request):
+        serializer = ProviderInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        provider = services.provider_create(**serializer.validated_data)
+        return Response(ProviderOutputSerializer(provider).data, status=status.HTTP_201_CREATED)
+
+
+class ProviderDetailApi(APIView):
+    @extend_schema(responses=ProviderOutputSerializer)
+    def get(self, request, provider_id: int):
+        return Response(ProviderOutputSerializer(get_object_or_404(Provider, id=provider_id)).data)
+
+    @extend_schema(request=ProviderInputSerializer, responses=ProviderOutputSerializer)
+    def patch(self, request, provider_id: int):
+        provider = get_object_or_404(Provider, id=provider_id)
+        serializer = ProviderInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        provider = services.provider_update(provider=provider, **serializer.validated_data)
+        return Response(ProviderOutputSerializer(provider).data)
+
+    def delete(self, request, provider_id: int):
+        return _delete(get_object_or_404(Provider, id=provider_id))
+
+
+class ModelOutputSerializer(serializers.ModelSerializer):
+    provider = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    capabilities = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = Model
+        fields = ["id", "provider", "model_id", "display_name", "tier", "input_price_per_mtok",
+                  "output_price_per_mtok", "context_window", "max_output_tokens", "supports_vision",
+                  "supports_tools", "supports_json_mode", "capabilities", "enabled", "created_at", "updated_at"]
+
+
+class ModelInputSerializer(serializers.Serializer):
+    provider = serializers.SlugRelatedField(slug_field="name", queryset=Provider.objects.all())
+    model_id = serializers.CharField(max_length=200)
+    display_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    tier = serializers.ChoiceField(choices=Model.Tier.choices, required=False)
+    input_price_per_mtok = serializers.DecimalField(max_digits=12, decimal_places=6, min_value=Decimal(0))
+    output_price_per_mtok = serializers.DecimalField(max_digits=12, decimal_places=6, min_value=Decimal(0))
+    context_window = serializers.IntegerField(min_value=1)
+    max_output_tokens = serializers.IntegerField(min_value=1)
+    supports_vision = serializers.BooleanField(required=False)
+    supports_tools = serializers.BooleanField(required=False)
+    supports_json_mode = serializers.BooleanField(required=False)
+    enabled = serializers.BooleanField(required=False)
+
+
+class ModelListCreateApi(APIView):
+    @extend_schema(responses=ModelOutputSerializer(many=True))
+    def get(self, request):
+        return _paginate(self, request, selectors.model_list(), ModelOutputSerializer)
+
+    @extend_schema(request=ModelInputSerializer, responses={201: ModelOutputSerializer})
+    def post(self, request):
+        serializer = ModelInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        model = services.model_create(**serializer.validated_data)
+        return Response(ModelOutputSerializer(model).data, status=status.HTTP_201_CREATED)
+
+
+class ModelDetailApi(APIView):
+    @extend_schema(responses=ModelOutputSerializer)
+    def get(self, request, model_id: int):
+        return Response(ModelOutputSerializer(get_object_or_404(selectors.model_list(), id=model_id)).data)
+
+    @extend_schema(request=ModelInputSerializer, responses=ModelOutputSerializer)
+    def patch(self, request, model_id: int):
+        model = get_object_or_404(selectors.model_list(), id=model_id)
+        serializer = ModelInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        model = services.model_update(model=model, **serializer.validated_data)
+        return Response(ModelOutputSerializer(model).data)
+
+    def delete(self, request, model_id: int):
+        return _delete(get_object_or_404(Model, id=model_id))

@@ -1,0 +1,495 @@
+"""The provider adapter base: one request and result type, timeouts, retries and error classification.
+
+Adapters are pure of Django: they take a `ModelTarget` (where to call, which model, its price) and a
+`ChatRequest`, and return a `CompletionResult`. Each provider module subclasses `ProviderAdapter` and
+implements only the wire format (`build_body`, `parse_response`, `parse_stream`); this class owns the
+HTTP clients (pooled, sync and async), the timeouts, the retry loop and the error classification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, ClassVar
+
+import httpx
+
+MILLION = Decimal(1_000_000)
+COST_QUANTUM = Decimal("0.00000001")
+RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
+
+
+@dataclass(frozen=True)
+class Price:
+    """List price in US dollars per million input and output tokens."""
+
+    input_per_mtok: Decimal
+    output_per_mtok: Decimal
+
+    def cost(self, input_tokens: int, output_tokens: int) -> Decimal:
+        raw = (
+            Decimal(input_tokens) * self.input_per_mtok + Decimal(output_tokens) * self.output_per_mtok
+        ) / MILLION
+        return raw.quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class ModelTarget:
+    """Everything an adapter needs to call one model of one provider."""
+
+    provider_kind: str
+    base_url: str
+    model_id: str
+    price: Price
+    api_key: str = ""
+    max_output_tokens: int = 4096
+    options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """An OpenAI-style chat request, the lingua franca between routelab and every adapter."""
+
+    messages: tuple[dict[str, Any], ...]
+    temperature: float | None = None
+    max_tokens: int | None = None
+    tools: tuple[dict[str, Any], ...] | None = None
+    tool_choice: Any = None
+    stop: tuple[str, ...] | None = None
+    user: str | None = None
+    response_format: dict[str, Any] | None = None
+    extra_headers: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class CompletionResult:
+    text: str
+    finish_reason: str
+    input_tokens: int
+    output_tokens: int
+    cost: Decimal
+    latency_ms: float
+    model: str
+    ttft_ms: float | None = None
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    attempts: int = 1
+    # A quality the provider itself knows (the simulator's latent quality, a replayed recorded label).
+    quality: float | None = None
+
+
+@dataclass(frozen=True)
+class StreamDelta:
+    text: str = ""
+    tool_calls: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class ParsedCompletion:
+    """What a wire-format parser extracts; the base adds cost, latency and attempts.
+
+    A token count is None when the provider did not report it (some OpenAI-compatible servers send no
+    usage); the base then estimates it from the characters with `estimate_tokens`.
+    """
+
+    text: str
+    finish_reason: str
+    input_tokens: int | None
+    output_tokens: int | None
+    model: str
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    quality: float | None = None
+
+
+class ProviderError(Exception):
+    """A failed provider call, classified so that resilience code knows whether to retry."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "error",
+        retryable: bool = False,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.retryable = retryable
+        self.status = status
+        self.retry_after = retry_after
+
+    def __repr__(self) -> str:
+        details = f"status={self.status}, retryable={self.retryable}"
+        return f"ProviderError({self.kind!r}, {details}, {self.message!r})"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 5.0
+    read: float = 60.0
+    write: float = 10.0
+    pool: float = 5.0
+
+    def httpx(self) -> httpx.Timeout:
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter; a server's Retry-After wins when it is given and bounded."""
+
+    max_attempts: int = 3
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+    max_retry_after: float = 30.0
+
+    def delay(self, attempt: int, error: ProviderError, rng: random.Random) -> float | None:
+        """Seconds to wait before attempt `attempt + 1`, or None when no retry should follow."""
+        if not error.retryable or attempt >= self.max_attempts:
+            return None
+        if error.retry_after is not None:
+            return None if error.retry_after > self.max_retry_after else max(error.retry_after, 0.0)
+        return rng.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+
+def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `Retry-After` as seconds or an HTTP date."""
+    if value := headers.get("retry-after-ms"):
+        try:
+            return max(float(value) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000" parses naive; HTTP dates are always UTC
+        when = when.replace(tzinfo=UTC)
+    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+def error_from_response(response: httpx.Response, message: str | None = None) -> ProviderError:
+    status = response.status_code
+    kind = {
+        400: "bad_request",
+        401: "auth",
+        403: "auth",
+        404: "not_found",
+        408: "timeout",
+        413: "bad_request",
+        422: "bad_request",
+        429: "rate_limit",
+        529: "overloaded",
+    }.get(status, "server_error" if status >= 500 else "bad_request")
+    return ProviderError(
+        message or f"HTTP {status}",
+        kind=kind,
+        retryable=status in RETRYABLE_STATUSES,
+        status=status,
+        retry_after=parse_retry_after(response.headers),
+    )
+
+
+def error_from_exception(exc: Exception) -> ProviderError:
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderError(f"timed out: {type(exc).__name__}", kind="timeout", retryable=True)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return ProviderError(f"connection broken: {exc}", kind="connection", retryable=True)
+    if isinstance(exc, httpx.TransportError):
+        return ProviderError(f"connection failed: {exc}", kind="connection", retryable=True)
+    raise exc
+
+
+def estimate_tokens(chars: int) -> int:
+    """The usual rule of thumb for English text: a token is about four characters."""
+    return math.ceil(chars / 4)
+
+
+def message_chars(messages: tuple[dict[str, Any], ...]) -> int:
+    """Characters of the text in OpenAI-style messages: string content, text parts, tool call arguments."""
+    return sum(
+        _content_chars(m.get("content")) + tool_call_chars(m.get("tool_calls") or ()) for m in messages
+    )
+
+
+def tool_call_chars(tool_calls: Any) -> int:
+    return sum(len(str((call.get("function") or {}).get("arguments") or "")) for call in tool_calls)
+
+
+def _content_chars(content: Any) -> int:
+    if isinstance(content, str):
+        return len(content)
+    if isinstance(content, list):
+        return sum(len(part.get("text") or "") for part in content if isinstance(part, dict))
+    return 0
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The response body as a JSON object, or {} when it is not one (an HTML error page, say)."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _unreadable(what: str, exc: Exception) -> ProviderError:
+    return ProviderError(f"unreadable {what}: {exc!r}", kind="invalid_response", retryable=False)
+
+
+class ProviderAdapter:
+    """Base of every provider adapter. Subclasses set `kind` and implement the wire format."""
+
+    kind: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        *,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+        limits: httpx.Limits | None = None,
+        rng: random.Random | None = None,
+    ):
+        self.timeouts = timeouts or Timeouts()
+        self.retry = retry or RetryPolicy()
+        self._rng = rng or random.Random()
+        limits = limits or httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        self._client = httpx.Client(timeout=self.timeouts.httpx(), transport=transport, limits=limits)
+        self._aclient = httpx.AsyncClient(
+            timeout=self.timeouts.httpx(), transport=async_transport, limits=limits
+        )
+
+    # -- wire format: subclasses implement these -------------------------------------------------
+
+    def endpoint(self, target: ModelTarget) -> str:
+        raise NotImplementedError
+
+    def headers(self, target: ModelTarget) -> dict[str, str]:
+        raise NotImplementedError
+
+    def build_body(self, target: ModelTarget, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def parse_response(self, target: ModelTarget, payload: dict[str, Any]) -> ParsedCompletion:
+        raise NotImplementedError
+
+    def error_message(self, response: httpx.Response) -> str:
+        return f"HTTP {response.status_code}: {response.text[:500]}"
+
+    def new_stream_state(self, target: ModelTarget) -> Any:
+        raise NotImplementedError
+
+    def parse_stream_event(self, state: Any, event: str | None, data: str) -> StreamDelta | None:
+        """Fold one server-sent event into `state`; return a delta to pass on, if any."""
+        raise NotImplementedError
+
+    def finish_stream(self, state: Any) -> ParsedCompletion:
+        raise NotImplementedError
+
+    # -- calls --------------------------------------------------------------------------------------
+
+    def complete(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return replace(self._complete_once(target, request), attempts=attempt)
+            except (ProviderError, httpx.TransportError) as exc:
+                error = error_from_exception(exc)
+                delay = self.retry.delay(attempt, error, self._rng)
+                if delay is None:
+                    raise error from exc
+                time.sleep(delay)
+
+    async def acomplete(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return replace(await self._acomplete_once(target, request), attempts=attempt)
+            except (ProviderError, httpx.TransportError) as exc:
+                error = error_from_exception(exc)
+                delay = self.retry.delay(attempt, error, self._rng)
+                if delay is None:
+                    raise error from exc
+                await asyncio.sleep(delay)
+
+    def stream(self, target: ModelTarget, request: ChatRequest) -> Iterator[StreamDelta | CompletionResult]:
+        """Yield deltas, then one CompletionResult. Retries only while no delta has reached the caller."""
+        started = time.perf_counter()
+        attempt, emitted = 0, False
+        while True:
+            attempt += 1
+            try:
+                with self._client.stream("POST", **self._request_kwargs(target, request)) as response:
+                    if response.status_code >= 400:
+                        response.read()
+                        raise error_from_response(response, self.error_message(response))
+                    lines = response.iter_lines()
+                    for item in self._consume_stream(target, request, lines, started, attempt):
+                        emitted = True
+                        yield item
+                    return
+            except (ProviderError, httpx.TransportError) as exc:
+                error = error_from_exception(exc)
+                delay = self._stream_retry_delay(attempt, error, emitted)
+                if delay is None:
+                    raise error from exc
+                time.sleep(delay)
+
+    async def astream(
+        self, target: ModelTarget, request: ChatRequest
+    ) -> AsyncIterator[StreamDelta | CompletionResult]:
+        started = time.perf_counter()
+        attempt, emitted = 0, False
+        while True:
+            attempt += 1
+            try:
+                async with self._aclient.stream("POST", **self._request_kwargs(target, request)) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        raise error_from_response(response, self.error_message(response))
+                    lines = response.aiter_lines()
+                    async for item in self._aconsume_stream(target, request, lines, started, attempt):
+                        emitted = True
+                        yield item
+                    return
+            except (ProviderError, httpx.TransportError) as exc:
+                error = error_from_exception(exc)
+                delay = self._stream_retry_delay(attempt, error, emitted)
+                if delay is None:
+                    raise error from exc
+                await asyncio.sleep(delay)
+
+    def close(self) -> None:
+        self._client.close()
+
+    async def aclose(self) -> None:
+        await self._aclient.aclose()
+
+    # -- internals ----------------------------------------------------------------------------------
+
+    def _headers(self, target: ModelTarget, request: ChatRequest) -> dict[str, str]:
+        return {**self.headers(target), **request.extra_headers}
+
+    def _request_kwargs(self, target: ModelTarget, request: ChatRequest, *, stream: bool = True) -> dict:
+        return {
+            "url": self.endpoint(target),
+            "headers": self._headers(target, request),
+            "json": self.build_body(target, request, stream=stream),
+        }
+
+    def _complete_once(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
+        started = time.perf_counter()
+        response = self._client.post(**self._request_kwargs(target, request, stream=False))
+        return self._result_from_response(target, request, response, started)
+
+    async def _acomplete_once(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
+        started = time.perf_counter()
+        response = await self._aclient.post(**self._request_kwargs(target, request, stream=False))
+        return self._result_from_response(target, request, response, started)
+
+    def _result_from_response(self, target, request, response: httpx.Response, started: float):
+        if response.status_code >= 400:
+            raise error_from_response(response, self.error_message(response))
+        try:
+            parsed = self.parse_response(target, response.json())
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise _unreadable("response", exc) from exc
+        latency = (time.perf_counter() - started) * 1000
+        return self._finish(target, request, parsed, latency_ms=latency, ttft_ms=latency)
+
+    def _finish(self, target, request, parsed: ParsedCompletion, *, latency_ms, ttft_ms, attempts=1):
+        input_tokens, output_tokens = self._usage(request, parsed)
+        return CompletionResult(
+            text=parsed.text,
+            finish_reason=parsed.finish_reason,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cost=target.price.cost(input_tokens, output_tokens),
+            latency_ms=latency_ms,
+            ttft_ms=ttft_ms,
+            model=parsed.model or target.model_id,
+            tool_calls=parsed.tool_calls,
+            attempts=attempts,
+            quality=parsed.quality,
+        )
+
+    def _usage(self, request: ChatRequest, parsed: ParsedCompletion) -> tuple[int, int]:
+        input_tokens, output_tokens = parsed.input_tokens, parsed.output_tokens
+        if input_tokens is None:
+            input_tokens = estimate_tokens(message_chars(request.messages))
+        if output_tokens is None:
+            output_tokens = estimate_tokens(len(parsed.text) + tool_call_chars(parsed.tool_calls))
+        return input_tokens, output_tokens
+
+    def _fold_line(self, state: Any, event: str | None, line: str) -> tuple[str | None, StreamDelta | None]:
+        """Server-sent events: `event:` names the next `data:` line; a blank line ends an event."""
+        if line.startswith("event:"):
+            return line[6:].strip(), None
+        if not line.startswith("data:"):
+            return (None if not line.strip() else event), None
+        try:
+            return None, self.parse_stream_event(state, event, line[5:].strip())
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise _unreadable("stream event", exc) from exc
+
+    def _consume_stream(self, target, request, lines, started: float, attempt: int):
+        state, first, event = self.new_stream_state(target), None, None
+        try:
+            for line in lines:
+                event, delta = self._fold_line(state, event, line)
+                if delta is not None:
+                    first = first or time.perf_counter()
+                    yield delta
+        except httpx.TransportError as exc:
+            raise self._stream_cut(exc) from exc
+        yield self._stream_result(target, request, state, started, first, attempt)
+
+    async def _aconsume_stream(self, target, request, lines, started: float, attempt: int):
+        state, first, event = self.new_stream_state(target), None, None
+        try:
+            async for line in lines:
+                event, delta = self._fold_line(state, event, line)
+                if delta is not None:
+                    first = first or time.perf_counter()
+                    yield delta
+        except httpx.TransportError as exc:
+            raise self._stream_cut(exc) from exc
+        yield self._stream_result(target, request, state, started, first, attempt)
+
+    def _stream_retry_delay(self, attempt: int, error: ProviderError, emitted: bool) -> float | None:
+        # Once the caller holds part of the answer a retry would repeat it: the error goes up instead.
+        if emitted or error.kind == "stream_cut":
+            return None
+        return self.retry.delay(attempt, error, self._rng)
+
+    def _stream_cut(self, exc: Exception) -> ProviderError:
+        return ProviderError(f"stream cut short: {exc}", kind="stream_cut", retryable=False)
+
+    def _stream_result(self, target, request, state, started: float, first: float | None, attempt: int):
+        parsed = self.finish_stream(state)
+        now = time.perf_counter()
+        ttft = ((first or now) - started) * 1000
+        return self._finish(
+            target, request, parsed, latency_ms=(now - started) * 1000, ttft_ms=ttft, attempts=attempt
+        )
