@@ -13,4 +13,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 # Periodic work; each task claims its rows so a double run is harmless.
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    "flush-call-records": {"task": "routing.tasks.calls_flush_task", "schedule": 2.0},
+}

@@ -79,9 +79,25 @@ def redis_url(var_dir: Path) -> str:
 def _start_redis(executable: str, var_dir: Path, socket_path: Path) -> None:
     socket_path.unlink(missing_ok=True)
     args = [
-        executable, "--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700",
-        "--daemonize", "yes", "--pidfile", str(var_dir / "redis.pid"), "--dir", str(var_dir),
-        "--dbfilename", "redis.rdb", "--save", "60 1", "--logfile", str(var_dir / "redis.log"),
+        executable,
+        "--port",
+        "0",
+        "--unixsocket",
+        str(socket_path),
+        "--unixsocketperm",
+        "700",
+        "--daemonize",
+        "yes",
+        "--pidfile",
+        str(var_dir / "redis.pid"),
+        "--dir",
+        str(var_dir),
+        "--dbfilename",
+        "redis.rdb",
+        "--save",
+        "60 1",
+        "--logfile",
+        str(var_dir / "redis.log"),
     ]
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 10

@@ -130,7 +130,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
 CELERY_RESULT_EXPIRES = 24 * 3600
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)
+}
 CELERY_TASK_DEFAULT_QUEUE = "routelab"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -195,3 +197,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
+
+# -- routing resilience ------------------------------------------------------------------------------------
+
+BREAKER_FAILURE_THRESHOLD = env_int("BREAKER_FAILURE_THRESHOLD", 5, minimum=1)
+BREAKER_WINDOW_SECONDS = env_float("BREAKER_WINDOW_SECONDS", 30.0, minimum=1.0)
+BREAKER_MIN_CALLS = env_int("BREAKER_MIN_CALLS", 20, minimum=1)
+BREAKER_ERROR_RATE = env_float("BREAKER_ERROR_RATE", 0.5, minimum=0.01)
+BREAKER_OPEN_SECONDS = env_float("BREAKER_OPEN_SECONDS", 15.0, minimum=0.1)
+RATE_LIMIT_MAX_WAIT = env_float("RATE_LIMIT_MAX_WAIT", 2.0, minimum=0.0)
+PROVIDER_RETRY_BASE_DELAY = env_float("PROVIDER_RETRY_BASE_DELAY", 0.25, minimum=0.0)

@@ -11,4 +11,6 @@ class RoutingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        logger.info("routelab database: %s; broker: %s", settings.DATABASE_DESCRIPTION, settings.BROKER_DESCRIPTION)
+        logger.info(
+            "routelab database: %s; broker: %s", settings.DATABASE_DESCRIPTION, settings.BROKER_DESCRIPTION
+        )

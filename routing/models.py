@@ -7,8 +7,9 @@ import re
 from decimal import Decimal
 from urllib.parse import urlparse
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from routing.providers.base import ModelTarget, Price
@@ -25,7 +26,8 @@ def validate_base_url(value: str) -> None:
 def validate_env_var_name(value: str) -> None:
     if not ENV_VAR_NAME.match(value):
         raise ValidationError(
-            "Name the environment variable that holds the key (for example OPENAI_API_KEY), not the key itself."
+            "Name the environment variable that holds the key (for example OPENAI_API_KEY), "
+            "not the key itself."
         )
 
 
@@ -41,7 +43,10 @@ class Provider(models.Model):
     kind = models.CharField(max_length=32, choices=Kind.choices)
     base_url = models.CharField(max_length=500, blank=True, validators=[validate_base_url])
     api_key_env = models.CharField(
-        "API key environment variable", max_length=128, blank=True, validators=[validate_env_var_name],
+        "API key environment variable",
+        max_length=128,
+        blank=True,
+        validators=[validate_env_var_name],
         help_text="The name of the environment variable holding the API key. The key is never stored.",
     )
     options = models.JSONField(default=dict, blank=True)
@@ -83,11 +88,15 @@ class Model(models.Model):
     display_name = models.CharField(max_length=200, blank=True)
     tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.MID)
     input_price_per_mtok = models.DecimalField(
-        "input price per million tokens (USD)", max_digits=12, decimal_places=6,
+        "input price per million tokens (USD)",
+        max_digits=12,
+        decimal_places=6,
         validators=[MinValueValidator(Decimal(0))],
     )
     output_price_per_mtok = models.DecimalField(
-        "output price per million tokens (USD)", max_digits=12, decimal_places=6,
+        "output price per million tokens (USD)",
+        max_digits=12,
+        decimal_places=6,
         validators=[MinValueValidator(Decimal(0))],
     )
     context_window = models.PositiveIntegerField(validators=[MinValueValidator(1)])
@@ -95,6 +104,12 @@ class Model(models.Model):
     supports_vision = models.BooleanField(default=False)
     supports_tools = models.BooleanField(default=False)
     supports_json_mode = models.BooleanField(default=False)
+    quality_estimate = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="A prior quality in [0, 1], for example a benchmark accuracy; cost-aware policies use it.",
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -117,8 +132,17 @@ class Model(models.Model):
             raise ValidationError({"max_output_tokens": "Cannot exceed the context window."})
 
     @property
+    def key(self) -> str:
+        """The name policies use for this model: `<provider>/<model id>`."""
+        return f"{self.provider.name}/{self.model_id}"
+
+    @property
     def capabilities(self) -> list[str]:
-        flags = {"vision": self.supports_vision, "tools": self.supports_tools, "json_mode": self.supports_json_mode}
+        flags = {
+            "vision": self.supports_vision,
+            "tools": self.supports_tools,
+            "json_mode": self.supports_json_mode,
+        }
         return [name for name, on in flags.items() if on]
 
     @property
@@ -136,3 +160,147 @@ class Model(models.Model):
             max_output_tokens=self.max_output_tokens,
             options=dict(provider.options or {}),
         )
+
+
+class Route(models.Model):
+    """A named entry point of a client application (for example `support-bot`) with its live policy."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    description = models.TextField(blank=True)
+    live_policy = models.ForeignKey(
+        "PolicyVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="live_on_routes"
+    )
+    daily_budget_usd = models.DecimalField(
+        "daily budget (USD)",
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+    )
+    scoring = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoutingPolicy(models.Model):
+    """A named policy of a route; its behaviour lives in immutable, numbered versions."""
+
+    route = models.ForeignKey(Route, on_delete=models.PROTECT, related_name="policies")
+    name = models.SlugField(max_length=64)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["route__name", "name"]
+        verbose_name_plural = "routing policies"
+        constraints = [models.UniqueConstraint(fields=["route", "name"], name="policy_unique_per_route")]
+
+    def __str__(self) -> str:
+        return f"{self.route.name}/{self.name}"
+
+
+class PolicyVersion(models.Model):
+    """One immutable version of a policy: an edit publishes a new version, old ones stay readable."""
+
+    policy = models.ForeignKey(RoutingPolicy, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=32)
+    spec = models.JSONField()
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["policy", "-number"]
+        constraints = [models.UniqueConstraint(fields=["policy", "number"], name="policy_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.policy} v{self.number}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.policy.name}@v{self.number}"
+
+
+class ApiKey(models.Model):
+    """A client's key: shown once, stored as a SHA-256 hash, scoped to routes, revocable."""
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    routes = models.ManyToManyField(Route, related_name="api_keys")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Call(models.Model):
+    """One routed request, failed ones included: what was decided, what ran, what it cost."""
+
+    class Status(models.TextChoices):
+        OK = "ok"
+        ERROR = "error"
+        DECIDED = "decided", "decided (the client calls the model)"
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    route = models.ForeignKey(Route, null=True, on_delete=models.PROTECT, related_name="calls")
+    policy_version = models.ForeignKey(
+        PolicyVersion, null=True, on_delete=models.PROTECT, related_name="calls"
+    )
+    api_key = models.ForeignKey(ApiKey, null=True, on_delete=models.SET_NULL, related_name="calls")
+    source = models.CharField(max_length=16)
+    user_hash = models.CharField(max_length=64, blank=True)
+    decision = models.JSONField(default=dict)
+    decided_model = models.CharField(max_length=300, blank=True)
+    model = models.ForeignKey(Model, null=True, on_delete=models.PROTECT, related_name="calls")
+    model_key = models.CharField(max_length=300, blank=True)
+    attempts = models.JSONField(default=list)
+    fallbacks_used = models.PositiveIntegerField(default=0)
+    escalations = models.PositiveIntegerField(default=0)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=8, default=Decimal(0))
+    latency_ms = models.FloatField(null=True)
+    ttft_ms = models.FloatField(null=True)
+    status = models.CharField(max_length=8, choices=Status.choices)
+    error_kind = models.CharField(max_length=32, blank=True)
+    error_message = models.TextField(blank=True)
+    stream = models.BooleanField(default=False)
+    metadata = models.JSONField(default=dict)
+    started_at = models.DateTimeField()
+    completed_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["route", "started_at"], name="call_route_time"),
+            models.Index(fields=["model", "started_at"], name="call_model_time"),
+            models.Index(fields=["status", "started_at"], name="call_status_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"call {self.id} ({self.status})"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
+from django.utils import timezone
 
-from routing.models import Model, Provider
+from routing.models import ApiKey, Call, Model, Provider, Route, RoutingPolicy
 
 
 def provider_list() -> QuerySet[Provider]:
@@ -22,3 +23,36 @@ def model_list(*, provider_id: int | None = None, enabled: bool | None = None) -
 
 def model_get_by_name(*, provider_name: str, model_id: str) -> Model:
     return Model.objects.select_related("provider").get(provider__name=provider_name, model_id=model_id)
+
+
+def route_list() -> QuerySet[Route]:
+    return Route.objects.select_related("live_policy__policy")
+
+
+def policy_list(*, route: Route) -> QuerySet[RoutingPolicy]:
+    return (
+        RoutingPolicy.objects.filter(route=route).select_related("route").prefetch_related("versions__policy")
+    )
+
+
+def api_key_list() -> QuerySet[ApiKey]:
+    return ApiKey.objects.prefetch_related("routes")
+
+
+def route_overview() -> list[dict]:
+    """Each route with its live policy and today's calls and spend, for the routes page."""
+    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    stats = {
+        row["route_id"]: row
+        for row in Call.objects.filter(started_at__gte=today)
+        .values("route_id")
+        .annotate(calls=Count("id"), spend=Sum("cost"))
+    }
+    return [
+        {
+            "route": route,
+            "calls_today": stats.get(route.id, {}).get("calls", 0),
+            "spend_today": stats.get(route.id, {}).get("spend") or 0,
+        }
+        for route in route_list()
+    ]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from routing.models import Model, Provider
+from routing.keys import KEY_PREFIX, hash_api_key
+from routing.models import ApiKey, Model, PolicyVersion, Provider, Route, RoutingPolicy
+from routing.policies import Policy, SpecError, compile_policy
 from routing.providers.base import ChatRequest, CompletionResult
 from routing.simulator.profiles import DEFAULT_PROFILES, ModelProfile
 
@@ -16,6 +21,7 @@ def provider_create(**fields: Any) -> Provider:
     provider = Provider(**fields)
     provider.full_clean()
     provider.save()
+    _invalidate_on_commit()
     return provider
 
 
@@ -24,6 +30,7 @@ def provider_update(*, provider: Provider, **fields: Any) -> Provider:
         setattr(provider, name, value)
     provider.full_clean()
     provider.save()
+    _invalidate_on_commit()
     return provider
 
 
@@ -31,6 +38,7 @@ def model_create(**fields: Any) -> Model:
     model = Model(**fields)
     model.full_clean()
     model.save()
+    _invalidate_on_commit()
     return model
 
 
@@ -39,6 +47,7 @@ def model_update(*, model: Model, **fields: Any) -> Model:
         setattr(model, name, value)
     model.full_clean()
     model.save()
+    _invalidate_on_commit()
     return model
 
 
@@ -72,6 +81,7 @@ def registry_seed_simulator(
             provider=provider, model_id=profile.name, defaults=_profile_fields(profile)
         )
         models.append(model)
+    _invalidate_on_commit()
     return models
 
 
@@ -80,3 +90,102 @@ def model_complete(*, model: Model, request: ChatRequest) -> CompletionResult:
     from routing.adapters import adapter_for
 
     return adapter_for(model.provider.kind).complete(model.target(), request)
+
+
+# -- routes, policies and keys ------------------------------------------------------------------------
+
+
+def _invalidate_on_commit() -> None:
+    from routing.snapshot import routing_cache_invalidate
+
+    transaction.on_commit(routing_cache_invalidate)
+
+
+def policy_spec_validate(*, spec: Any) -> Policy:
+    """Compile a spec and check every model it names is registered and enabled; errors name the path."""
+    if not isinstance(spec, dict):
+        raise ValidationError({"spec": "The policy spec must be a JSON object."})
+    try:
+        policy = compile_policy(spec)
+    except SpecError as exc:
+        raise ValidationError({"spec": str(exc)}) from exc
+    known = {model.key for model in Model.objects.select_related("provider").filter(enabled=True)}
+    if missing := sorted(policy.models_referenced() - known):
+        raise ValidationError({"spec": f"unknown or disabled model(s): {', '.join(missing)}"})
+    return policy
+
+
+def route_create(*, name: str, description: str = "", daily_budget_usd=None, scoring=None) -> Route:
+    route = Route(
+        name=name, description=description, daily_budget_usd=daily_budget_usd, scoring=scoring or {}
+    )
+    route.full_clean()
+    route.save()
+    _invalidate_on_commit()
+    return route
+
+
+def route_update(*, route: Route, **fields: Any) -> Route:
+    for name, value in fields.items():
+        setattr(route, name, value)
+    route.full_clean()
+    route.save()
+    _invalidate_on_commit()
+    return route
+
+
+@transaction.atomic
+def policy_create(*, route: Route, name: str, spec: dict, description: str = "", user=None) -> PolicyVersion:
+    """Create a policy with its first version; the first policy of a route becomes its live policy."""
+    policy = RoutingPolicy(route=route, name=name, description=description)
+    policy.full_clean()
+    policy.save()
+    version = policy_publish(policy=policy, spec=spec, note="first version", user=user)
+    if route.live_policy_id is None:
+        route_set_live_policy(route=route, version=version)
+    return version
+
+
+@transaction.atomic
+def policy_publish(*, policy: RoutingPolicy, spec: dict, note: str = "", user=None) -> PolicyVersion:
+    """Publish a new immutable version; the policy row is locked so numbers never collide."""
+    compiled = policy_spec_validate(spec=spec)
+    RoutingPolicy.objects.select_for_update().get(pk=policy.pk)
+    last = policy.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    version = PolicyVersion.objects.create(
+        policy=policy, number=last + 1, kind=compiled.kind, spec=spec, note=note, created_by=user
+    )
+    _invalidate_on_commit()
+    return version
+
+
+def route_set_live_policy(*, route: Route, version: PolicyVersion) -> Route:
+    if version.policy.route_id != route.id:
+        raise ValidationError({"live_policy": f"{version} belongs to another route."})
+    route.live_policy = version
+    route.save(update_fields=["live_policy", "updated_at"])
+    _invalidate_on_commit()
+    return route
+
+
+def api_key_create(*, name: str, routes: Iterable[Route], user=None) -> tuple[ApiKey, str]:
+    """Create a key; the raw key is returned once and only its SHA-256 hash is kept."""
+    routes = list(routes)
+    if not routes:
+        raise ValidationError({"routes": "A key must be scoped to at least one route."})
+    raw = KEY_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        api_key = ApiKey.objects.create(
+            name=name, prefix=raw[:10], key_hash=hash_api_key(raw), created_by=user
+        )
+        api_key.routes.set(routes)
+    _invalidate_on_commit()
+    return api_key, raw
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+        _invalidate_on_commit()
+    return api_key

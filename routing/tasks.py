@@ -19,6 +19,14 @@ def model_complete_task(self, model_pk: int, messages: list[dict], max_tokens: i
         result = services.model_complete(model=model, request=request)
     except ProviderError as exc:
         if exc.retryable:
-            raise self.retry(exc=exc, countdown=exc.retry_after or 2 ** self.request.retries) from exc
+            raise self.retry(exc=exc, countdown=exc.retry_after or 2**self.request.retries) from exc
         raise
     return {**asdict(result), "cost": str(result.cost)}
+
+
+@shared_task(acks_late=True, expires=30, ignore_result=True)
+def calls_flush_task() -> int:
+    """Move call records from Redis into PostgreSQL; beat runs it every few seconds, overlaps are harmless."""
+    from routing.recorder import calls_flush
+
+    return calls_flush()

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from decimal import Decimal
+from types import SimpleNamespace
+
+import httpx
 import pytest
 from rest_framework.test import APIClient
 
@@ -32,5 +36,97 @@ def celery_worker_thread():
 
     from config.celery import app
 
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING") as w:
+    with start_worker(
+        app, pool="solo", perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING"
+    ) as w:
         yield w
+
+
+@pytest.fixture(autouse=True)
+def _fresh_hot_path_state():
+    """Each test starts with an empty Redis test database and no cached routing snapshot or live state."""
+    from routing import live
+    from routing.redis_client import get_redis
+    from routing.snapshot import snapshot_cache
+
+    get_redis().flushdb()
+    snapshot_cache.clear()
+    live.reset_cache()
+    yield
+    snapshot_cache.clear()
+
+
+@pytest.fixture
+def simulator_clean(simulator):
+    """The shared simulator with its faults, counters and seen-counts reset."""
+    httpx.post(f"{simulator.url}/_sim/reset").raise_for_status()
+    yield simulator
+    httpx.post(f"{simulator.url}/_sim/reset").raise_for_status()
+
+
+COMPLEXITY_SPEC = {
+    "kind": "complexity",
+    "tiers": {
+        "simple": ["simulator/gpt-4o-mini"],
+        "moderate": ["simulator/gpt-4o"],
+        "complex": ["simulator/claude-opus-4-1"],
+    },
+}
+
+
+@pytest.fixture
+def live_route(simulator_clean):
+    """A route `support-bot` on the simulated models, with a complexity policy and an API key."""
+    from routing import services
+
+    models = services.registry_seed_simulator(base_url=f"{simulator_clean.url}/v1")
+    route = services.route_create(name="support-bot", daily_budget_usd=Decimal("25"))
+    version = services.policy_create(route=route, name="by-complexity", spec=COMPLEXITY_SPEC)
+    api_key, raw = services.api_key_create(name="support app", routes=[route])
+    return SimpleNamespace(
+        route=route,
+        version=version,
+        api_key=api_key,
+        key=raw,
+        models=models,
+        simulator=simulator_clean,
+        auth={"HTTP_AUTHORIZATION": f"Bearer {raw}"},
+    )
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    """routelab itself under a real ASGI server (uvicorn) on a free port, as in production."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from config.asgi import application
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(application, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """After the session, end connections left open by server and worker threads, so the test DB drops."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

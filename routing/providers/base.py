@@ -13,6 +13,7 @@ import email.utils
 import math
 import random
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC
@@ -274,9 +275,9 @@ class ProviderAdapter:
         self._rng = rng or random.Random()
         limits = limits or httpx.Limits(max_connections=200, max_keepalive_connections=50)
         self._client = httpx.Client(timeout=self.timeouts.httpx(), transport=transport, limits=limits)
-        self._aclient = httpx.AsyncClient(
-            timeout=self.timeouts.httpx(), transport=async_transport, limits=limits
-        )
+        self._async_transport = async_transport
+        self._limits = limits
+        self._aclients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     # -- wire format: subclasses implement these -------------------------------------------------
 
@@ -384,7 +385,21 @@ class ProviderAdapter:
         self._client.close()
 
     async def aclose(self) -> None:
-        await self._aclient.aclose()
+        client = self._aclients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+
+    @property
+    def _aclient(self) -> httpx.AsyncClient:
+        """One pooled async client per event loop: pooled connections belong to the loop that opened them."""
+        loop = asyncio.get_running_loop()
+        client = self._aclients.get(loop)
+        if client is None:
+            client = httpx.AsyncClient(
+                timeout=self.timeouts.httpx(), transport=self._async_transport, limits=self._limits
+            )
+            self._aclients[loop] = client
+        return client
 
     # -- internals ----------------------------------------------------------------------------------
 

@@ -3,7 +3,9 @@ import pytest
 from config.env import EnvError, env_bool, env_float, env_int, env_list, env_url
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("1", True), ("ON", True), ("no", False), ("", False)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("true", True), ("1", True), ("ON", True), ("no", False), ("", False)]
+)
 def test_booleans_are_read_in_their_usual_spellings(monkeypatch, raw, expected):
     monkeypatch.setenv("FLAG", raw)
     assert env_bool("FLAG", default=not expected) is expected

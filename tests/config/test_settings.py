@@ -20,7 +20,11 @@ def _run(env_changes: dict[str, str | None], code: str = PROBE) -> subprocess.Co
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG"}}
     env.update({k: v for k, v in env_changes.items() if v is not None})
     return subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
 
@@ -52,8 +56,11 @@ def _stop_embedded(var: Path) -> None:
 
 def test_with_urls_set_the_named_servers_are_used():
     result = _run(
-        {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres", "REDIS_URL": "redis://127.0.0.1:6379/13",
-         "SECRET_KEY": "s"}
+        {
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+            "REDIS_URL": "redis://127.0.0.1:6379/13",
+            "SECRET_KEY": "s",
+        }
     )
     assert result.returncode == 0, result.stderr
     assert "DB PostgreSQL postgres at 127.0.0.1:5432" in result.stdout
@@ -69,8 +76,12 @@ def test_a_bad_value_stops_start_up_with_a_message_naming_it():
 
 def test_without_a_secret_key_a_production_process_refuses_to_start():
     result = _run(
-        {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres", "REDIS_URL": "redis://127.0.0.1:6379/13",
-         "SECRET_KEY": "", "DEBUG": "false"},
+        {
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+            "REDIS_URL": "redis://127.0.0.1:6379/13",
+            "SECRET_KEY": "",
+            "DEBUG": "false",
+        },
         code="print(1)",
     )
     assert result.returncode != 0

@@ -22,7 +22,12 @@ VALID_MODEL = {
 def test_a_staff_user_registers_a_provider_and_a_model(staff_api):
     response = staff_api.post(
         "/api/v1/providers",
-        {"name": "openai", "kind": "openai", "base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY"},
+        {
+            "name": "openai",
+            "kind": "openai",
+            "base_url": "https://api.openai.com/v1",
+            "api_key_env": "OPENAI_API_KEY",
+        },
         format="json",
     )
     assert response.status_code == 201, response.json()
@@ -78,11 +83,18 @@ def test_a_missing_field_is_named(staff_api):
         ({"name": "x", "kind": "cohere", "base_url": "https://x.io"}, "kind", "not a valid choice"),
         ({"name": "x", "kind": "openai", "base_url": "ftp://x.io"}, "base_url", "http(s) URL"),
         ({"name": "x", "kind": "openai"}, "base_url", "required"),
-        ({"name": "x", "kind": "openai", "base_url": "https://x.io", "api_key_env": "sk-live-123"},
-         "api_key_env", "not the key itself"),
+        (
+            {"name": "x", "kind": "openai", "base_url": "https://x.io", "api_key_env": "sk-live-123"},
+            "api_key_env",
+            "not the key itself",
+        ),
         ({"name": "x", "kind": "replay"}, "options", "dataset"),
         ({"name": "not a slug!", "kind": "openai", "base_url": "https://x.io"}, "name", "letters"),
-        ({"name": "x", "kind": "openai", "base_url": "https://x.io", "options": [1]}, "options", "dictionary"),
+        (
+            {"name": "x", "kind": "openai", "base_url": "https://x.io", "options": [1]},
+            "options",
+            "dictionary",
+        ),
     ],
 )
 def test_bad_provider_input_gets_a_400_naming_the_field(staff_api, payload, field, fragment):

@@ -12,7 +12,9 @@ def test_a_real_worker_calls_the_simulator_through_redis(simulator, celery_worke
     models = services.registry_seed_simulator(base_url=f"{simulator.url}/v1")
     mini = next(model for model in models if model.model_id == "gpt-4o-mini")
 
-    async_result = model_complete_task.delay(mini.pk, [{"role": "user", "content": "What is the capital of France?"}])
+    async_result = model_complete_task.delay(
+        mini.pk, [{"role": "user", "content": "What is the capital of France?"}]
+    )
     result = async_result.get(timeout=30)
 
     assert async_result.status == "SUCCESS"

@@ -48,9 +48,17 @@ class Command(BaseCommand):
         )
         model, _ = provider.models.update_or_create(
             model_id=premium.model_id,
-            defaults={f: getattr(premium, f) for f in (
-                "display_name", "tier", "input_price_per_mtok", "output_price_per_mtok", "context_window",
-                "max_output_tokens")},
+            defaults={
+                f: getattr(premium, f)
+                for f in (
+                    "display_name",
+                    "tier",
+                    "input_price_per_mtok",
+                    "output_price_per_mtok",
+                    "context_window",
+                    "max_output_tokens",
+                )
+            },
         )
         return model
 
@@ -71,8 +79,10 @@ class Command(BaseCommand):
         except ProviderError as exc:
             return f"  {model.model_id:<16} failed: {exc.kind} {exc.message}"
         answer = " ".join(result.text.split())[:60]
-        return (f"  {model.model_id:<16} {model.tier:<8} {result.input_tokens:>5} {result.output_tokens:>5} "
-                f"{result.cost:>10.6f} {result.latency_ms:>7.0f}ms  {answer}...")
+        return (
+            f"  {model.model_id:<16} {model.tier:<8} {result.input_tokens:>5} {result.output_tokens:>5} "
+            f"{result.cost:>10.6f} {result.latency_ms:>7.0f}ms  {answer}..."
+        )
 
     def _print_stream(self, model) -> None:
         self._say(f"Streaming from {model.model_id} through the Anthropic adapter")
@@ -91,7 +101,9 @@ class Command(BaseCommand):
 
     def _admin_login(self) -> tuple[str, str]:
         password = secrets.token_urlsafe(12)
-        user, _ = get_user_model().objects.get_or_create(username="admin", defaults={"email": "admin@localhost"})
+        user, _ = get_user_model().objects.get_or_create(
+            username="admin", defaults={"email": "admin@localhost"}
+        )
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()

@@ -4,36 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import ProtectedError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from routing import selectors, services
+from routing.apis.common import delete_or_conflict, paginate
 from routing.models import Model, Provider, validate_base_url, validate_env_var_name
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-
-
-def _paginate(view: APIView, request, queryset, serializer_class):
-    paginator = api_settings.DEFAULT_PAGINATION_CLASS()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
-
-
-def _delete(instance) -> Response:
-    try:
-        instance.delete()
-    except ProtectedError as exc:
-        raise Conflict(f"{instance} is still in use by {len(exc.protected_objects)} row(s); disable it instead.")
-    return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ProviderOutputSerializer(serializers.ModelSerializer):
@@ -41,17 +20,29 @@ class ProviderOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Provider
-        fields = ["id", "name", "kind", "base_url", "api_key_env", "api_key_configured", "options", "enabled",
-                  "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "base_url",
+            "api_key_env",
+            "api_key_configured",
+            "options",
+            "enabled",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class ProviderInputSerializer(serializers.Serializer):
     name = serializers.SlugField(max_length=64)
     kind = serializers.ChoiceField(choices=Provider.Kind.choices)
-    base_url = serializers.CharField(max_length=500, required=False, allow_blank=True,
-                                     validators=[validate_base_url])
-    api_key_env = serializers.CharField(max_length=128, required=False, allow_blank=True,
-                                        validators=[validate_env_var_name])
+    base_url = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, validators=[validate_base_url]
+    )
+    api_key_env = serializers.CharField(
+        max_length=128, required=False, allow_blank=True, validators=[validate_env_var_name]
+    )
     options = serializers.DictField(required=False)
     enabled = serializers.BooleanField(required=False)
 
@@ -59,7 +50,7 @@ class ProviderInputSerializer(serializers.Serializer):
 class ProviderListCreateApi(APIView):
     @extend_schema(responses=ProviderOutputSerializer(many=True))
     def get(self, request):
-        return _paginate(self, request, selectors.provider_list(), ProviderOutputSerializer)
+        return paginate(self, request, selectors.provider_list(), ProviderOutputSerializer)
 
     @extend_schema(request=ProviderInputSerializer, responses={201: ProviderOutputSerializer})
     def post(self, request):
@@ -83,7 +74,7 @@ class ProviderDetailApi(APIView):
         return Response(ProviderOutputSerializer(provider).data)
 
     def delete(self, request, provider_id: int):
-        return _delete(get_object_or_404(Provider, id=provider_id))
+        return delete_or_conflict(get_object_or_404(Provider, id=provider_id))
 
 
 class ModelOutputSerializer(serializers.ModelSerializer):
@@ -92,9 +83,24 @@ class ModelOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Model
-        fields = ["id", "provider", "model_id", "display_name", "tier", "input_price_per_mtok",
-                  "output_price_per_mtok", "context_window", "max_output_tokens", "supports_vision",
-                  "supports_tools", "supports_json_mode", "capabilities", "enabled", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "provider",
+            "model_id",
+            "display_name",
+            "tier",
+            "input_price_per_mtok",
+            "output_price_per_mtok",
+            "context_window",
+            "max_output_tokens",
+            "supports_vision",
+            "supports_tools",
+            "supports_json_mode",
+            "capabilities",
+            "enabled",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class ModelInputSerializer(serializers.Serializer):
@@ -115,7 +121,7 @@ class ModelInputSerializer(serializers.Serializer):
 class ModelListCreateApi(APIView):
     @extend_schema(responses=ModelOutputSerializer(many=True))
     def get(self, request):
-        return _paginate(self, request, selectors.model_list(), ModelOutputSerializer)
+        return paginate(self, request, selectors.model_list(), ModelOutputSerializer)
 
     @extend_schema(request=ModelInputSerializer, responses={201: ModelOutputSerializer})
     def post(self, request):
@@ -139,4 +145,4 @@ class ModelDetailApi(APIView):
         return Response(ModelOutputSerializer(model).data)
 
     def delete(self, request, model_id: int):
-        return _delete(get_object_or_404(Model, id=model_id))
+        return delete_or_conflict(get_object_or_404(Model, id=model_id))

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from django.db.models import ProtectedError
+from rest_framework import status
+from rest_framework.exceptions import APIException
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def paginate(view, request, queryset, serializer_class):
+    paginator = api_settings.DEFAULT_PAGINATION_CLASS()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+def delete_or_conflict(instance) -> Response:
+    try:
+        instance.delete()
+    except ProtectedError as exc:
+        raise Conflict(
+            f"{instance} is still in use by {len(exc.protected_objects)} row(s); disable it instead."
+        ) from exc
+    return Response(status=status.HTTP_204_NO_CONTENT)

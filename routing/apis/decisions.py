@@ -1,0 +1,88 @@
+"""POST /api/v1/route: the routing decision for a request, without calling the model.
+
+Served by a native async view (`route_decision`) so decisions never queue behind Django's single thread
+for sync views; `RouteDecisionApi` describes the same operation to the OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
+
+from routing import wire
+from routing.calls import CallDraft, new_call_id, now_iso
+from routing.gateway import GatewayError, parse_chat_body, route_live_request
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.DictField()
+
+
+class DecisionSerializer(serializers.Serializer):
+    decision_id = serializers.CharField()
+    route = serializers.CharField()
+    model = serializers.CharField(help_text="`<provider>/<model id>` of the chosen model")
+    provider = serializers.CharField()
+    provider_model_id = serializers.CharField()
+    fallbacks = serializers.ListField(child=serializers.CharField())
+    policy_version = serializers.CharField()
+    policy_kind = serializers.CharField()
+    tier = serializers.CharField(allow_null=True)
+    trace = serializers.ListField(child=serializers.CharField())
+
+
+class RouteDecisionApi(APIView):
+    """Authenticated by a route API key (`Authorization: Bearer rl_...`), not by a staff session."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=wire.ChatInputSerializer,
+        responses={200: DecisionSerializer, 400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer},
+        description="Route a chat request: which model should serve it, its fallbacks, and why.",
+    )
+    def post(self, request):  # pragma: no cover - documentation only; route_decision serves the path
+        raise NotImplementedError
+
+
+@csrf_exempt
+async def route_decision(request):
+    if request.method != "POST":
+        return JsonResponse(wire.error_body("Use POST."), status=405, headers={"Allow": "POST"})
+    try:
+        data = parse_chat_body(request)
+        return JsonResponse(await _decide(request.headers.get("Authorization"), data))
+    except GatewayError as exc:
+        return JsonResponse(wire.error_body(exc.message, type=exc.type, param=exc.param), status=exc.status)
+
+
+route_decision.cls = RouteDecisionApi
+route_decision.initkwargs = {}
+
+
+async def _decide(authorization: str | None, data: dict) -> dict:
+    draft = CallDraft(
+        id=new_call_id(), source="route_api", started_at=now_iso(), metadata=dict(data.get("metadata") or {})
+    )
+    routed, _, _ = await route_live_request(authorization=authorization, data=data)
+    draft.routed = routed
+    await draft.finish_decided()
+    decision = routed.decision
+    entry = routed.snapshot.models[decision.model]
+    return {
+        "decision_id": draft.id,
+        "route": routed.route.name,
+        "model": decision.model,
+        "provider": entry.key.split("/", 1)[0],
+        "provider_model_id": entry.target.model_id,
+        "fallbacks": list(decision.fallbacks),
+        "policy_version": routed.policy.label,
+        "policy_kind": decision.policy_kind,
+        "tier": decision.tier,
+        "trace": list(decision.trace),
+    }

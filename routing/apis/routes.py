@@ -1,0 +1,186 @@
+"""Routes, their policies (immutable versions) and their API keys."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from routing import selectors, services
+from routing.apis.common import paginate
+from routing.models import ApiKey, PolicyVersion, Route, RoutingPolicy
+
+
+class PolicyVersionOutputSerializer(serializers.ModelSerializer):
+    policy = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    label = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = PolicyVersion
+        fields = ["id", "policy", "number", "label", "kind", "spec", "note", "created_at"]
+
+
+class RouteOutputSerializer(serializers.ModelSerializer):
+    live_policy = PolicyVersionOutputSerializer(read_only=True)
+
+    class Meta:
+        model = Route
+        fields = [
+            "id",
+            "name",
+            "description",
+            "live_policy",
+            "daily_budget_usd",
+            "scoring",
+            "enabled",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class RouteInputSerializer(serializers.Serializer):
+    name = serializers.SlugField(max_length=64)
+    description = serializers.CharField(required=False, allow_blank=True)
+    daily_budget_usd = serializers.DecimalField(
+        max_digits=12, decimal_places=4, min_value=Decimal(0), required=False, allow_null=True
+    )
+    scoring = serializers.DictField(required=False)
+    enabled = serializers.BooleanField(required=False)
+
+
+class RouteListCreateApi(APIView):
+    @extend_schema(responses=RouteOutputSerializer(many=True))
+    def get(self, request):
+        return paginate(self, request, selectors.route_list(), RouteOutputSerializer)
+
+    @extend_schema(request=RouteInputSerializer, responses={201: RouteOutputSerializer})
+    def post(self, request):
+        serializer = RouteInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        route = services.route_create(**serializer.validated_data)
+        return Response(RouteOutputSerializer(route).data, status=status.HTTP_201_CREATED)
+
+
+class RouteDetailApi(APIView):
+    @extend_schema(responses=RouteOutputSerializer)
+    def get(self, request, route_name: str):
+        return Response(
+            RouteOutputSerializer(get_object_or_404(selectors.route_list(), name=route_name)).data
+        )
+
+    @extend_schema(request=RouteInputSerializer, responses=RouteOutputSerializer)
+    def patch(self, request, route_name: str):
+        route = get_object_or_404(Route, name=route_name)
+        serializer = RouteInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        route = services.route_update(route=route, **serializer.validated_data)
+        return Response(RouteOutputSerializer(route).data)
+
+
+class LivePolicyInputSerializer(serializers.Serializer):
+    policy_version_id = serializers.IntegerField()
+
+
+class RouteLivePolicyApi(APIView):
+    @extend_schema(request=LivePolicyInputSerializer, responses=RouteOutputSerializer)
+    def put(self, request, route_name: str):
+        route = get_object_or_404(Route, name=route_name)
+        serializer = LivePolicyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version = get_object_or_404(PolicyVersion, id=serializer.validated_data["policy_version_id"])
+        route = services.route_set_live_policy(route=route, version=version)
+        return Response(RouteOutputSerializer(route).data)
+
+
+class PolicyOutputSerializer(serializers.ModelSerializer):
+    route = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    versions = PolicyVersionOutputSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = RoutingPolicy
+        fields = ["id", "route", "name", "description", "versions", "created_at"]
+
+
+class PolicyInputSerializer(serializers.Serializer):
+    name = serializers.SlugField(max_length=64)
+    description = serializers.CharField(required=False, allow_blank=True)
+    spec = serializers.JSONField()
+
+
+class PolicyListCreateApi(APIView):
+    @extend_schema(responses=PolicyOutputSerializer(many=True))
+    def get(self, request, route_name: str):
+        route = get_object_or_404(Route, name=route_name)
+        return paginate(self, request, selectors.policy_list(route=route), PolicyOutputSerializer)
+
+    @extend_schema(request=PolicyInputSerializer, responses={201: PolicyVersionOutputSerializer})
+    def post(self, request, route_name: str):
+        route = get_object_or_404(Route, name=route_name)
+        serializer = PolicyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version = services.policy_create(route=route, user=request.user, **serializer.validated_data)
+        return Response(PolicyVersionOutputSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class PublishInputSerializer(serializers.Serializer):
+    spec = serializers.JSONField()
+    note = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+
+class PolicyPublishApi(APIView):
+    """Publish a new immutable version of a policy; earlier versions stay readable."""
+
+    @extend_schema(request=PublishInputSerializer, responses={201: PolicyVersionOutputSerializer})
+    def post(self, request, route_name: str, policy_name: str):
+        policy = get_object_or_404(RoutingPolicy, route__name=route_name, name=policy_name)
+        serializer = PublishInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version = services.policy_publish(policy=policy, user=request.user, **serializer.validated_data)
+        return Response(PolicyVersionOutputSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyOutputSerializer(serializers.ModelSerializer):
+    routes = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "routes", "created_at", "revoked_at", "last_used_at"]
+
+
+class ApiKeyCreatedSerializer(ApiKeyOutputSerializer):
+    key = serializers.CharField(read_only=True, help_text="Shown once; only its hash is stored.")
+
+    class Meta(ApiKeyOutputSerializer.Meta):
+        fields = [*ApiKeyOutputSerializer.Meta.fields, "key"]
+
+
+class ApiKeyInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    routes = serializers.SlugRelatedField(
+        slug_field="name", many=True, queryset=Route.objects.all(), allow_empty=False
+    )
+
+
+class ApiKeyListCreateApi(APIView):
+    @extend_schema(responses=ApiKeyOutputSerializer(many=True))
+    def get(self, request):
+        return paginate(self, request, selectors.api_key_list(), ApiKeyOutputSerializer)
+
+    @extend_schema(request=ApiKeyInputSerializer, responses={201: ApiKeyCreatedSerializer})
+    def post(self, request):
+        serializer = ApiKeyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        api_key, raw = services.api_key_create(user=request.user, **serializer.validated_data)
+        api_key.key = raw
+        return Response(ApiKeyCreatedSerializer(api_key).data, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyRevokeApi(APIView):
+    @extend_schema(request=None, responses=ApiKeyOutputSerializer)
+    def post(self, request, key_id: int):
+        api_key = services.api_key_revoke(api_key=get_object_or_404(ApiKey, id=key_id))
+        return Response(ApiKeyOutputSerializer(api_key).data)

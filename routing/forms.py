@@ -1,0 +1,55 @@
+"""Forms of the routing web UI: they parse what a person types; services validate the meaning."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+
+from routing.models import PolicyVersion, Route
+
+
+class RouteForm(forms.Form):
+    name = forms.SlugField(max_length=64)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    daily_budget_usd = forms.DecimalField(
+        required=False, min_value=0, max_digits=12, decimal_places=4, label="Daily budget (USD)"
+    )
+
+
+class SpecField(forms.CharField):
+    widget = forms.Textarea(attrs={"rows": 14, "spellcheck": "false"})
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        try:
+            spec = json.loads(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+        if not isinstance(spec, dict):
+            raise forms.ValidationError("The spec must be a JSON object.")
+        return spec
+
+
+class PolicyForm(forms.Form):
+    name = forms.SlugField(max_length=64)
+    spec = SpecField()
+
+
+class PublishForm(forms.Form):
+    spec = SpecField()
+    note = forms.CharField(required=False, max_length=300)
+
+
+class LivePolicyForm(forms.Form):
+    version = forms.ModelChoiceField(queryset=PolicyVersion.objects.none())
+
+    def __init__(self, *args, route: Route, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["version"].queryset = PolicyVersion.objects.filter(policy__route=route).select_related(
+            "policy"
+        )
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(max_length=100)

@@ -1,0 +1,186 @@
+"""The call record, written off the hot path and still durable.
+
+A request never INSERTs: it appends its `CallRecord` to a Redis stream (or, if Redis is unreachable, to
+a local spool file). `calls_flush` moves records into PostgreSQL in batches through a consumer group and
+acknowledges them only after the transaction commits, so a stopped database or a crashed process leaves
+records waiting, never lost. The call id is the primary key, so a record delivered twice is stored once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from routing.models import ApiKey, Call
+from routing.redis_client import get_async_redis, get_redis
+
+logger = logging.getLogger(__name__)
+STREAM = "routelab:calls"
+DEAD_LETTERS = "routelab:calls:dead"
+GROUP = "recorder"
+CONSUMER = "flusher"
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    id: str
+    source: str
+    status: str
+    started_at: str
+    completed_at: str
+    route_id: int | None = None
+    policy_version_id: int | None = None
+    api_key_id: int | None = None
+    user_hash: str = ""
+    decision: dict = field(default_factory=dict)
+    decided_model: str = ""
+    model_id: int | None = None
+    model_key: str = ""
+    attempts: list = field(default_factory=list)
+    fallbacks_used: int = 0
+    escalations: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: str = "0"
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    error_kind: str = ""
+    error_message: str = ""
+    stream: bool = False
+    metadata: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), default=str)
+
+    def to_call(self) -> Call:
+        fields = asdict(self)
+        fields["id"] = uuid.UUID(self.id)
+        fields["cost"] = Decimal(self.cost)
+        fields["started_at"] = datetime.fromisoformat(self.started_at)
+        fields["completed_at"] = datetime.fromisoformat(self.completed_at)
+        return Call(**fields)
+
+
+def _spool_dir() -> Path:
+    path = Path(settings.VAR_DIR) / "spool"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _spool(record: CallRecord) -> None:
+    """Last resort when Redis is unreachable: one JSON line in this process's spool file."""
+    with open(_spool_dir() / f"calls-{os.getpid()}.jsonl", "a") as handle:
+        handle.write(record.to_json() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def call_record_enqueue(record: CallRecord) -> None:
+    try:
+        get_redis().xadd(STREAM, {"record": record.to_json()})
+    except redis.RedisError:
+        logger.exception("call %s: Redis unreachable, spooling to disk", record.id)
+        _spool(record)
+
+
+async def call_record_aenqueue(record: CallRecord) -> None:
+    try:
+        await get_async_redis().xadd(STREAM, {"record": record.to_json()})
+    except redis.RedisError:
+        logger.exception("call %s: Redis unreachable, spooling to disk", record.id)
+        _spool(record)
+
+
+def _ensure_group(client: redis.Redis) -> None:
+    try:
+        client.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def _decode(entries) -> tuple[list[bytes], list[Call]]:
+    ids, calls = [], []
+    for entry_id, fields in entries:
+        ids.append(entry_id)
+        try:
+            calls.append(CallRecord(**json.loads(fields[b"record"])).to_call())
+        except (KeyError, TypeError, ValueError):
+            logger.exception("unreadable call record %s moved to %s", entry_id, DEAD_LETTERS)
+            get_redis().xadd(DEAD_LETTERS, {k.decode(): v for k, v in fields.items()})
+    return ids, calls
+
+
+def _store(calls: list[Call]) -> None:
+    with transaction.atomic():
+        Call.objects.bulk_create(calls, ignore_conflicts=True)
+        _touch_keys(calls)
+
+
+def _touch_keys(calls: list[Call]) -> None:
+    """An API key's last use, kept here rather than on the hot path."""
+    latest: dict[int, datetime] = {}
+    for call in calls:
+        if call.api_key_id is not None:
+            latest[call.api_key_id] = max(call.started_at, latest.get(call.api_key_id, call.started_at))
+    for key_id, when in latest.items():
+        ApiKey.objects.filter(id=key_id).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=when)
+        ).update(last_used_at=when)
+
+
+def _flush_batch(client: redis.Redis, batch: int, pending: bool) -> int:
+    response = client.xreadgroup(GROUP, CONSUMER, {STREAM: "0" if pending else ">"}, count=batch)
+    entries = response[0][1] if response else []
+    if not entries:
+        return 0
+    ids, calls = _decode(entries)
+    _store(calls)
+    client.xack(STREAM, GROUP, *ids)
+    client.xdel(STREAM, *ids)
+    return len(ids)
+
+
+def _flush_spool() -> int:
+    spool = _spool_dir()
+    for path in spool.glob("calls-*.jsonl"):
+        path.rename(spool / f"{path.stem}-{uuid.uuid4().hex}.flushing")
+    count = 0
+    for claimed in sorted(spool.glob("*.flushing")):
+        records = [
+            CallRecord(**json.loads(line)) for line in claimed.read_text().splitlines() if line.strip()
+        ]
+        _store([record.to_call() for record in records])
+        claimed.unlink()
+        count += len(records)
+    return count
+
+
+def calls_flush(*, batch: int = 500, max_batches: int = 100) -> int:
+    """Move waiting call records into PostgreSQL; returns how many were handled. Safe to run anywhere."""
+    client = get_redis()
+    _ensure_group(client)
+    handled = _flush_spool()
+    for pending in (True, False):
+        for _ in range(max_batches):
+            moved = _flush_batch(client, batch, pending)
+            handled += moved
+            if moved < batch:
+                break
+    return handled
+
+
+def calls_waiting() -> int:
+    """Records not yet in PostgreSQL (in the stream, not yet acknowledged)."""
+    return get_redis().xlen(STREAM)

@@ -1,0 +1,128 @@
+"""The routing web UI for staff: routes, their policies and versions, and their API keys."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from routing import selectors, services
+from routing.forms import ApiKeyForm, LivePolicyForm, PolicyForm, PublishForm, RouteForm
+from routing.models import ApiKey, Route, RoutingPolicy
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+@staff_member_required
+def route_list(request):
+    form = RouteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            route = services.route_create(**form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Route {route.name} created. Give it a policy next.")
+            return redirect("routing:route-detail", route_name=route.name)
+    return render(request, "routing/route_list.html", {"routes": selectors.route_overview(), "form": form})
+
+
+def _route_context(request, route: Route, **forms) -> dict:
+    example = json.dumps(
+        {"kind": "complexity", "tiers": {"simple": [], "moderate": [], "complex": []}}, indent=2
+    )
+    return {
+        "route": route,
+        "policies": selectors.policy_list(route=route),
+        "keys": route.api_keys.order_by("-created_at"),
+        "models": selectors.model_list(enabled=True),
+        "policy_form": forms.get("policy_form") or PolicyForm(initial={"spec": example}),
+        "publish_form": forms.get("publish_form") or PublishForm(),
+        "live_form": forms.get("live_form") or LivePolicyForm(route=route),
+        "key_form": forms.get("key_form") or ApiKeyForm(),
+        "new_key": forms.get("new_key"),
+        "publish_policy": forms.get("publish_policy"),
+    }
+
+
+@staff_member_required
+def route_detail(request, route_name: str):
+    route = get_object_or_404(selectors.route_list(), name=route_name)
+    return render(request, "routing/route_detail.html", _route_context(request, route))
+
+
+@staff_member_required
+@require_POST
+def policy_create(request, route_name: str):
+    route = get_object_or_404(Route, name=route_name)
+    form = PolicyForm(request.POST)
+    if form.is_valid():
+        try:
+            version = services.policy_create(route=route, user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Published {version.label}.")
+            return redirect("routing:route-detail", route_name=route.name)
+    return render(
+        request, "routing/route_detail.html", _route_context(request, route, policy_form=form), status=400
+    )
+
+
+@staff_member_required
+@require_POST
+def policy_publish(request, route_name: str, policy_name: str):
+    policy = get_object_or_404(RoutingPolicy, route__name=route_name, name=policy_name)
+    form = PublishForm(request.POST)
+    if form.is_valid():
+        try:
+            version = services.policy_publish(policy=policy, user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Published {version.label}. Make it live below when you are ready.")
+            return redirect("routing:route-detail", route_name=route_name)
+    context = _route_context(request, policy.route, publish_form=form, publish_policy=policy)
+    return render(request, "routing/route_detail.html", context, status=400)
+
+
+@staff_member_required
+@require_POST
+def live_policy_set(request, route_name: str):
+    route = get_object_or_404(Route, name=route_name)
+    form = LivePolicyForm(request.POST, route=route)
+    if form.is_valid():
+        services.route_set_live_policy(route=route, version=form.cleaned_data["version"])
+        messages.success(request, f"{form.cleaned_data['version'].label} is now live on {route.name}.")
+        return redirect("routing:route-detail", route_name=route.name)
+    return render(
+        request, "routing/route_detail.html", _route_context(request, route, live_form=form), status=400
+    )
+
+
+@staff_member_required
+@require_POST
+def api_key_create(request, route_name: str):
+    route = get_object_or_404(Route, name=route_name)
+    form = ApiKeyForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request, "routing/route_detail.html", _route_context(request, route, key_form=form), status=400
+        )
+    api_key, raw = services.api_key_create(name=form.cleaned_data["name"], routes=[route], user=request.user)
+    return render(request, "routing/route_detail.html", _route_context(request, route, new_key=raw))
+
+
+@staff_member_required
+@require_POST
+def api_key_revoke(request, route_name: str, key_id: int):
+    api_key = services.api_key_revoke(api_key=get_object_or_404(ApiKey, id=key_id, routes__name=route_name))
+    messages.success(request, f"Key {api_key} revoked.")
+    return redirect("routing:route-detail", route_name=route_name)
