@@ -1,6 +1,47 @@
+"""The ASGI entry point. The gateway endpoints skip Django's middleware stack.
+
+`/v1/...` (the OpenAI-compatible proxy) and `/api/v1/route` authenticate by API key and use no session,
+CSRF token, messages or static files, while each sync middleware would cost them two hops through
+Django's single thread for sync code. They are served by a handler with no middleware, so a request
+stays on the event loop from socket to upstream call. Everything else gets the full stack.
+"""
+
 import os
 
 from django.core.asgi import get_asgi_application
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.exception import convert_exception_to_response
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+GATEWAY_PREFIX = "/v1/"
+GATEWAY_PATHS = frozenset({"/api/v1/route"})
+
+
+class GatewayHandler(ASGIHandler):
+    """Django's ASGI handler with an empty middleware stack, and without a thread per request.
+
+    Django wraps each request in a ThreadSensitiveContext, which starts a new thread for the request's
+    sync work (its signal receivers). Gateway requests share one long-lived thread for that instead.
+    """
+
+    async def __call__(self, scope, receive, send):
+        await self.handle(scope, receive, send)
+
+    def load_middleware(self, is_async=False):
+        self._view_middleware = []
+        self._template_response_middleware = []
+        self._exception_middleware = []
+        get_response = self._get_response_async if is_async else self._get_response
+        self._middleware_chain = convert_exception_to_response(get_response)
+
+
+gateway_application = GatewayHandler()
+
+
+async def application(scope, receive, send):
+    path = scope.get("path", "")
+    if scope["type"] == "http" and (path.startswith(GATEWAY_PREFIX) or path in GATEWAY_PATHS):
+        return await gateway_application(scope, receive, send)
+    return await django_application(scope, receive, send)

@@ -20,7 +20,8 @@ from routing.policies import NoEligibleModel
 from routing.policies.types import Decision, RouteRequest, RoutingContext
 from routing.providers.base import ChatRequest, estimate_tokens, message_chars
 from routing.snapshot import KeyEntry, PolicyEntry, RouteEntry, RoutingSnapshot, snapshot_cache
-from routing.wire import ChatInputSerializer, chat_request_from, first_error
+from routing.chat_body import BodyError, validate_chat_body
+from routing.wire import chat_request_from
 
 ROUTE_PREFIX = "route:"
 CLASSIFIER_TIMEOUT_SECONDS = 2.0
@@ -47,13 +48,10 @@ def parse_chat_body(request) -> dict:
         data = json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise GatewayError(400, f"The body is not valid JSON: {exc}.") from None
-    if not isinstance(data, dict):
-        raise GatewayError(400, "The body must be a JSON object.")
-    serializer = ChatInputSerializer(data=data)
-    if not serializer.is_valid():
-        path, message = first_error(serializer.errors)
-        raise GatewayError(400, f"{path}: {message}", param=path)
-    return serializer.validated_data
+    try:
+        return validate_chat_body(data)
+    except BodyError as exc:
+        raise GatewayError(400, str(exc), param=exc.path or None) from None
 
 
 def authenticate(snapshot: RoutingSnapshot, authorization: str | None) -> KeyEntry:

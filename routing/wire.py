@@ -67,24 +67,6 @@ def chat_request_from(data: dict[str, Any]) -> ChatRequest:
     )
 
 
-def first_error(errors: dict) -> tuple[str, str]:
-    """The path and message of the first validation error, e.g. ('messages[0].role', '...')."""
-    path, detail = "", errors
-    while isinstance(detail, dict | list) and detail:
-        if isinstance(detail, dict):
-            name, detail = next(iter(detail.items()))
-            if isinstance(name, int) or str(name).isdigit():
-                path = f"{path}[{name}]"
-            else:
-                path = f"{path}.{name}" if path else name
-        elif isinstance(detail[0], dict | list):
-            index = next(i for i, item in enumerate(detail) if item)
-            path, detail = f"{path}[{index}]", detail[index]
-        else:
-            detail = detail[0]
-    return path, str(detail)
-
-
 def error_body(
     message: str, *, type: str = "invalid_request_error", param: str | None = None, code: str | None = None
 ) -> dict:

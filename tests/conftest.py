@@ -97,26 +97,11 @@ def live_route(simulator_clean):
 @pytest.fixture
 def asgi_server(transactional_db):
     """routelab itself under a real ASGI server (uvicorn) on a free port, as in production."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
     from config.asgi import application
+    from routing.serving import serve_in_thread
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(application, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_thread(application) as served:
+        yield served.url
 
 
 @pytest.fixture(scope="session")

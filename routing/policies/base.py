@@ -27,9 +27,11 @@ DEFAULT_OUTPUT_TOKENS = 300
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """A kind's preference: models in order, and whether the base may add same- and higher-tier fallbacks."""
+    """A kind's preference: its models in order, the models it escalates to after them, and whether the
+    base may add the registry's other models of the same and higher tiers."""
 
     preferred: tuple[str, ...]
+    escalation: tuple[str, ...] = ()
     tier: str | None = None
     escalate: bool = True
     score: float | None = None
@@ -164,16 +166,19 @@ class Policy:
     def _resolve(
         self, choice: Choice, request: RouteRequest, eligibility: Eligibility, trace: list[str]
     ) -> Decision:
-        eligible = eligibility.eligible
-        ordered = [key for key in dict.fromkeys(choice.preferred) if key in eligible]
         for key in dict.fromkeys(choice.preferred):
-            if key not in eligible:
+            if key not in eligibility.eligible:
                 trace.append(f"skipped {key}: {eligibility.reason(key)}")
-        model = ordered[0] if ordered else self._nearest(choice, request, eligibility, trace)
-        fallbacks = self._fallbacks(model, ordered[1:], choice.escalate, request, eligible)
-        trace.append(f"model {model}; fallbacks: {format_keys(fallbacks)}")
+        chain = serving_chain(choice, request, eligibility)
+        if not chain:
+            chain = self._last_resort(choice, request, eligibility, trace)
+        elif chain[0] not in choice.preferred:
+            tier = eligibility.eligible[chain[0]].tier
+            trace.append(f"none of the policy's first choices fit; next in line: {chain[0]} ({tier})")
+        fallbacks = tuple(chain[1 : 1 + self.max_fallbacks])
+        trace.append(f"model {chain[0]}; fallbacks: {format_keys(fallbacks)}")
         return Decision(
-            model=model,
+            model=chain[0],
             fallbacks=fallbacks,
             trace=tuple(trace),
             policy_kind=self.kind,
@@ -182,42 +187,39 @@ class Policy:
             score=choice.score,
         )
 
-    def _nearest(
+    def _last_resort(
         self, choice: Choice, request: RouteRequest, eligibility: Eligibility, trace: list[str]
-    ) -> str:
-        """None of the preferred models fits: the cheapest at the intended tier or above, else below it."""
+    ) -> list[str]:
+        """Nothing at the intended tier or above fits: the nearest lower tier, unless the kind forbids it."""
         if not choice.escalate:
-            reasons = {key: eligibility.reason(key) for key in choice.preferred}
+            reasons = {key: eligibility.reason(key) for key in (*choice.preferred, *choice.escalation)}
             detail = "; ".join(f"{key}: {why}" for key, why in reasons.items()) or "no models"
             raise NoEligibleModel(
                 f"none of the {self.kind} policy's models can serve this request"
                 f" ({describe_request(request)}): {detail}",
                 reasons,
             )
-        intended = eligibility.everyone.get(choice.preferred[0]) if choice.preferred else None
-        rank = intended.tier_rank if intended else 0
-        upward = escalation_order(rank, eligibility.eligible.values(), request)
-        if upward:
-            trace.append(f"none of the policy's models fit; escalated to {upward[0].key} ({upward[0].tier})")
-            return upward[0].key
         lower = sorted(
             eligibility.eligible.values(), key=lambda c: (-c.tier_rank, call_cost(c, request), c.key)
         )
         trace.append(
             f"no model at the intended tier or above fits; fell back to {lower[0].key} ({lower[0].tier})"
         )
-        return lower[0].key
+        return [lower[0].key]
 
-    def _fallbacks(
-        self,
-        model: str,
-        preferred_rest: list[str],
-        escalate: bool,
-        request: RouteRequest,
-        eligible: dict[str, Candidate],
-    ) -> tuple[str, ...]:
-        chain = list(preferred_rest)
-        if escalate:
-            chain += [c.key for c in escalation_order(eligible[model].tier_rank, eligible.values(), request)]
-        unique = [key for key in dict.fromkeys(chain) if key != model]
-        return tuple(unique[: self.max_fallbacks])
+
+def serving_chain(choice: Choice, request: RouteRequest, eligibility: Eligibility) -> list[str]:
+    """Eligible models in serving order: the policy's preferred models, other models of the same tier,
+    the policy's escalation models, then higher tiers (cheapest first within a tier)."""
+    eligible = eligibility.eligible
+    explicit = [key for key in choice.preferred if key in eligible]
+    escalation = [key for key in choice.escalation if key in eligible]
+    if not choice.escalate:
+        return list(dict.fromkeys(explicit + escalation))
+    anchor = eligible.get(explicit[0]) if explicit else None
+    anchor = anchor or (eligibility.everyone.get(choice.preferred[0]) if choice.preferred else None)
+    rank = anchor.tier_rank if anchor else 0
+    generic = escalation_order(rank, eligible.values(), request)
+    same = [c.key for c in generic if c.tier_rank == rank]
+    higher = [c.key for c in generic if c.tier_rank > rank]
+    return list(dict.fromkeys(explicit + same + escalation + higher))

@@ -93,7 +93,8 @@ def judge_prompt(request: RouteRequest, answer: str) -> list[dict[str, str]]:
 
 
 SCORE_TEXT = re.compile(
-    r"\bscore\W{0,3}\s*[:=]\s*(\d+(?:\.\d+)?)|(\d+(?:\.\d+)?)\s*/\s*10\b|^\s*(\d+(?:\.\d+)?)\s*$"
+    r"\bscore\W{0,3}\s*[:=]\s*(\d+(?:\.\d+)?)|(\d+(?:\.\d+)?)\s*/\s*10\b|^\s*(\d+(?:\.\d+)?)\s*$",
+    re.IGNORECASE,
 )
 
 

@@ -154,6 +154,6 @@ class ComplexityPolicy(Policy):
         if request.feature in self.features:
             tier = self.features[request.feature]
             trace.append(f"feature {request.feature!r} overrides the tier: {tier}")
-        higher = TIER_NAMES[TIER_NAMES.index(tier) :]
-        preferred = tuple(key for name in higher for key in self.tiers[name])
-        return Choice(preferred, tier=tier, score=scored.value)
+        higher = TIER_NAMES[TIER_NAMES.index(tier) + 1 :]
+        escalation = tuple(key for name in higher for key in self.tiers[name])
+        return Choice(self.tiers[tier], escalation, tier=tier, score=scored.value)

@@ -152,5 +152,5 @@ class LlmRouterPolicy(Policy):
         else:
             trace.append(f"classifier {self.classifier_model} said {preview(context.classification or '')!r}"
                          f" -> {tier} ({how})")  # fmt: skip
-        preferred = tuple(key for name in TIERS[TIERS.index(tier) :] for key in self.tiers[name])
-        return Choice(preferred, tier=tier)
+        escalation = tuple(key for name in TIERS[TIERS.index(tier) + 1 :] for key in self.tiers[name])
+        return Choice(self.tiers[tier], escalation, tier=tier)

@@ -20,15 +20,11 @@ from __future__ import annotations
 import asyncio
 import hmac
 import math
-import socket
-import threading
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any, cast
 
-import uvicorn
-
+from routing.serving import ServedApp, serve_in_thread
 from routing.simulator.answers import Answer, compose_answer, last_user_text, request_digest, seeded_rng
 from routing.simulator.anthropic_api import ANTHROPIC
 from routing.simulator.call import ChatCall, Dialect
@@ -296,58 +292,13 @@ class SimulatorApp:
         self.faults.clear()
 
 
-class RunningSimulator:
-    """A simulator served by uvicorn in a daemon thread; stop it, or use it as a context manager."""
-
-    def __init__(self, app: SimulatorApp, server: uvicorn.Server, thread: threading.Thread, url: str) -> None:
-        self.app, self.url = app, url
-        self._server, self._thread = server, thread
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            self._server.force_exit = True
-            self._thread.join(timeout)
-
-    def __enter__(self) -> RunningSimulator:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    return sock
-
-
-def _wait_until_serving(server: uvicorn.Server, thread: threading.Thread, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError("the simulator did not start serving")
-        time.sleep(0.005)
+RunningSimulator = ServedApp
 
 
 def run_in_thread(
     host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 10.0, **app_kwargs: Any
-) -> RunningSimulator:
+) -> ServedApp:
     """Serve a new `SimulatorApp(**app_kwargs)` on `host:port` (0 picks a free port) until `.stop()`."""
-    app = SimulatorApp(**app_kwargs)
-    sock = _bind(host, port)
-    bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, host=host, port=bound_port, log_level="warning", lifespan="off", timeout_graceful_shutdown=2
+    return serve_in_thread(
+        SimulatorApp(**app_kwargs), host=host, port=port, name="routelab-simulator", startup_timeout=startup_timeout
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="routelab-simulator", daemon=True
-    )
-    thread.start()
-    _wait_until_serving(server, thread, startup_timeout)
-    url_host = f"[{host}]" if ":" in host else host
-    return RunningSimulator(app, server, thread, f"http://{url_host}:{bound_port}")

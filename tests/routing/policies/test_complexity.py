@@ -61,7 +61,10 @@ def test_keywords_questions_and_maths_raise_the_tier(text, tier):
 
 
 def test_keywords_match_their_inflections():
-    assert score_complexity("I'm optimizing and refactored the parser", 10).keywords == ("optimizing", "refactored")
+    assert score_complexity("I'm optimizing and refactored the parser", 10).keywords == (
+        "optimizing",
+        "refactored",
+    )
 
 
 def test_a_long_prompt_alone_is_moderate_not_complex():
@@ -126,7 +129,11 @@ def test_the_score_never_leaves_zero_to_one():
     [
         ({"tiers": {"simple": ["a"], "moderate": ["b"]}}, "tiers.complex", "required"),
         ({"tiers": {"simple": [], "moderate": ["b"], "complex": ["c"]}}, "tiers.simple", "must not be empty"),
-        ({"tiers": {"simple": ["a"], "moderate": ["b"], "complex": ["c"], "expert": ["d"]}}, "tiers.expert", "unknown"),
+        (
+            {"tiers": {"simple": ["a"], "moderate": ["b"], "complex": ["c"], "expert": ["d"]}},
+            "tiers.expert",
+            "unknown",
+        ),
         ({"thresholds": {"complex": 1.5}}, "thresholds.complex", "at most 1.0"),
         ({"thresholds": {"moderate": 0.7}}, "thresholds.moderate", "below thresholds.complex"),
         ({"thresholds": {"hard": 0.7}}, "thresholds.hard", "unknown key"),

@@ -65,7 +65,10 @@ def test_keywords_match_whole_words_in_any_case(text, matches):
 def test_the_trace_names_the_keywords_that_matched():
     policy = rules({"when": {"keywords": ["prove", "refund"]}, "model": "sim/premium"})
 
-    assert policy.decide(request("Prove it"), context()).trace[0] == "rules[0] matched: keywords 'prove' -> sim/premium"
+    assert (
+        policy.decide(request("Prove it"), context()).trace[0]
+        == "rules[0] matched: keywords 'prove' -> sim/premium"
+    )
 
 
 def test_a_regex_condition_searches_the_text():
@@ -75,7 +78,9 @@ def test_a_regex_condition_searches_the_text():
     assert policy.decide(request("About the invoice, please"), context()).model == "sim/cheap-8k"
 
 
-@pytest.mark.parametrize(("tokens", "model"), [(99, "sim/cheap-8k"), (100, "sim/mid"), (2000, "sim/mid"), (2001, "sim/cheap-8k")])
+@pytest.mark.parametrize(
+    ("tokens", "model"), [(99, "sim/cheap-8k"), (100, "sim/mid"), (2000, "sim/mid"), (2001, "sim/cheap-8k")]
+)
 def test_token_bounds_are_inclusive(tokens, model):
     policy = rules({"when": {"min_input_tokens": 100, "max_input_tokens": 2000}, "model": "sim/mid"})
 
@@ -115,7 +120,11 @@ def test_a_rule_without_conditions_always_matches():
         ({"colour": "red"}, "rules[0].when.colour", "unknown key"),
         ({"min_input_tokens": "many"}, "rules[0].when.min_input_tokens", "must be an integer"),
         ({"min_input_tokens": -1}, "rules[0].when.min_input_tokens", "at least 0"),
-        ({"min_input_tokens": 10, "max_input_tokens": 5}, "rules[0].when.max_input_tokens", "min_input_tokens"),
+        (
+            {"min_input_tokens": 10, "max_input_tokens": 5},
+            "rules[0].when.max_input_tokens",
+            "min_input_tokens",
+        ),
         ({"regex": "(unclosed"}, "rules[0].when.regex", "invalid regular expression"),
         ({"keywords": []}, "rules[0].when.keywords", "must not be empty"),
         ({"keywords": ["ok", 3]}, "rules[0].when.keywords[1]", "must be a string"),
@@ -125,7 +134,9 @@ def test_a_rule_without_conditions_always_matches():
     ],
 )
 def test_a_bad_condition_is_reported_with_its_path(when, path, words):
-    error = spec_error({"kind": "rules", "rules": [{"when": when, "model": "sim/mid"}], "default": "sim/cheap"})
+    error = spec_error(
+        {"kind": "rules", "rules": [{"when": when, "model": "sim/mid"}], "default": "sim/cheap"}
+    )
 
     assert error.path == path
     assert words in error.message
@@ -134,7 +145,11 @@ def test_a_bad_condition_is_reported_with_its_path(when, path, words):
 def test_the_path_counts_rules_from_zero():
     spec = {
         "kind": "rules",
-        "rules": [{"when": {}, "model": "sim/mid"}, {"when": {}, "model": "sim/mid"}, {"when": {"x": 1}, "model": "m"}],
+        "rules": [
+            {"when": {}, "model": "sim/mid"},
+            {"when": {}, "model": "sim/mid"},
+            {"when": {"x": 1}, "model": "m"},
+        ],
         "default": "sim/cheap",
     }
 
