@@ -42,7 +42,9 @@ def _embedder():
 
 def measure(kind: str, calls: int, embed) -> list[float]:
     policy = compile_policy(EXAMPLES[kind])
-    ctx = context(candidates=ALL, classification='{"complexity": "COMPLEX"}', embed=embed, budget_remaining=5.0)
+    ctx = context(
+        candidates=ALL, classification='{"complexity": "COMPLEX"}', embed=embed, budget_remaining=5.0
+    )
     for req in REQUESTS:  # warm caches (compiled regexes, utterance embeddings)
         policy.decide(req, ctx)
     timings = []

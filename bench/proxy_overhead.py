@@ -41,8 +41,11 @@ def _setup(simulator_url: str) -> str:
     route, _ = Route.objects.get_or_create(name="bench")
     spec = {"kind": "rules", "rules": [], "default": "bench-sim/gpt-4o-mini"}
     policy = route.policies.filter(name="static").first()
-    version = (services.policy_publish(policy=policy, spec=spec) if policy
-               else services.policy_create(route=route, name="static", spec=spec))
+    version = (
+        services.policy_publish(policy=policy, spec=spec)
+        if policy
+        else services.policy_create(route=route, name="static", spec=spec)
+    )
     services.route_set_live_policy(route=route, version=version)
     _, raw = services.api_key_create(name="bench", routes=[route])
     return raw
@@ -103,12 +106,26 @@ def main() -> None:
     args = parser.parse_args()
     python = sys.executable
     sim_url = f"http://127.0.0.1:{args.sim_port}"
-    simulator = _start([python, "manage.py", "run_simulator", "--port", str(args.sim_port), "--time-scale", "0"],
-                       f"{sim_url}/v1/models")
+    simulator = _start(
+        [python, "manage.py", "run_simulator", "--port", str(args.sim_port), "--time-scale", "0"],
+        f"{sim_url}/v1/models",
+    )
     try:
         key = _setup(sim_url)
-        web = _start([python, "-m", "uvicorn", "config.asgi:application", "--port", str(args.port),
-                      "--log-level", "warning", "--no-access-log"], f"http://127.0.0.1:{args.port}/api/schema/")
+        web = _start(
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "config.asgi:application",
+                "--port",
+                str(args.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            f"http://127.0.0.1:{args.port}/api/schema/",
+        )
         try:
             _report(args, sim_url, key)
         finally:
@@ -128,10 +145,12 @@ def _report(args, sim_url: str, key: str) -> None:
         for name, (url, headers, body) in (("direct", direct), ("routelab", proxied)):
             latencies, errors = asyncio.run(_load(url, headers, body, rate, args.seconds))
             rows[name] = latencies
-            print(f"{rate:>7} {name:<9} {len(latencies):>6} {errors:>6} {_pct(latencies, .5):>8.2f} "
-                  f"{_pct(latencies, .99):>8.2f} {statistics.fmean(latencies or [0]):>8.2f}")
-        p50 = _pct(rows["routelab"], .5) - _pct(rows["direct"], .5)
-        p99 = _pct(rows["routelab"], .99) - _pct(rows["direct"], .99)
+            print(
+                f"{rate:>7} {name:<9} {len(latencies):>6} {errors:>6} {_pct(latencies, 0.5):>8.2f} "
+                f"{_pct(latencies, 0.99):>8.2f} {statistics.fmean(latencies or [0]):>8.2f}"
+            )
+        p50 = _pct(rows["routelab"], 0.5) - _pct(rows["direct"], 0.5)
+        p99 = _pct(rows["routelab"], 0.99) - _pct(rows["direct"], 0.99)
         print(f"{rate:>7} {'overhead':<9} {'':>6} {'':>6} {p50:>8.2f} {p99:>8.2f}")
 
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from routing.models import ApiKey, Call, Model, PolicyVersion, Provider, Route, RoutingPolicy
+from routing.models import ApiKey, AuditEntry, Call, Model, PolicyVersion, Provider, Route, RoutingPolicy
 
 
 class ModelInline(admin.TabularInline):
@@ -122,4 +122,21 @@ class CallAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor", "action", "target_type", "target_label", "note"]
+    list_filter = ["action", "target_type"]
+    search_fields = ["target_label", "note"]
+    readonly_fields = [f.name for f in AuditEntry._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -96,7 +96,7 @@ def _messages(value: Any) -> list[dict]:
     if value is None:
         raise BodyError("messages", REQUIRED)
     if not isinstance(value, list):
-        raise BodyError("messages", 'Expected a list of messages but got type "%s".' % type(value).__name__)
+        raise BodyError("messages", f'Expected a list of messages but got type "{type(value).__name__}".')
     if not value:
         raise BodyError("messages", "This list may not be empty.")
     return [_message(item, f"messages[{index}]") for index, item in enumerate(value)]

@@ -14,13 +14,13 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 
+from routing.chat_body import BodyError, validate_chat_body
 from routing.keys import hash_api_key
 from routing.live import live_state
 from routing.policies import NoEligibleModel
 from routing.policies.types import Decision, RouteRequest, RoutingContext
 from routing.providers.base import ChatRequest, estimate_tokens, message_chars
 from routing.snapshot import KeyEntry, PolicyEntry, RouteEntry, RoutingSnapshot, snapshot_cache
-from routing.chat_body import BodyError, validate_chat_body
 from routing.wire import chat_request_from
 
 ROUTE_PREFIX = "route:"

@@ -290,6 +290,10 @@ class Call(models.Model):
     error_message = models.TextField(blank=True)
     stream = models.BooleanField(default=False)
     metadata = models.JSONField(default=dict)
+    # Experiments live in another app; calls name them by id so routing keeps no dependency on it.
+    experiment_id = models.BigIntegerField(null=True, blank=True)
+    variant = models.CharField(max_length=64, blank=True)
+    phase = models.PositiveIntegerField(null=True, blank=True)
     started_at = models.DateTimeField()
     completed_at = models.DateTimeField()
     recorded_at = models.DateTimeField(auto_now_add=True)
@@ -300,7 +304,31 @@ class Call(models.Model):
             models.Index(fields=["route", "started_at"], name="call_route_time"),
             models.Index(fields=["model", "started_at"], name="call_model_time"),
             models.Index(fields=["status", "started_at"], name="call_status_time"),
+            models.Index(fields=["experiment_id", "variant", "started_at"], name="call_experiment_variant"),
         ]
 
     def __str__(self) -> str:
         return f"call {self.id} ({self.status})"
+
+
+class AuditEntry(models.Model):
+    """Who changed what, when and why: every change to routes, policies, keys and experiments."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64)
+    target_label = models.CharField(max_length=300, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_type} {self.target_label or self.target_id}"

@@ -59,6 +59,9 @@ class CallRecord:
     error_message: str = ""
     stream: bool = False
     metadata: dict = field(default_factory=dict)
+    experiment_id: int | None = None
+    variant: str = ""
+    phase: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str)

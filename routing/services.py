@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from routing.audit import audit_record
 from routing.keys import KEY_PREFIX, hash_api_key
 from routing.models import ApiKey, Model, PolicyVersion, Provider, Route, RoutingPolicy
 from routing.policies import Policy, SpecError, compile_policy
@@ -115,21 +116,32 @@ def policy_spec_validate(*, spec: Any) -> Policy:
     return policy
 
 
-def route_create(*, name: str, description: str = "", daily_budget_usd=None, scoring=None) -> Route:
+@transaction.atomic
+def route_create(
+    *, name: str, description: str = "", daily_budget_usd=None, scoring=None, enabled: bool = True, user=None
+) -> Route:
     route = Route(
-        name=name, description=description, daily_budget_usd=daily_budget_usd, scoring=scoring or {}
+        name=name,
+        description=description,
+        daily_budget_usd=daily_budget_usd,
+        scoring=scoring or {},
+        enabled=enabled,
     )
     route.full_clean()
     route.save()
+    audit_record(actor=user, action="route.create", target=route)
     _invalidate_on_commit()
     return route
 
 
-def route_update(*, route: Route, **fields: Any) -> Route:
+@transaction.atomic
+def route_update(*, route: Route, user=None, **fields: Any) -> Route:
+    changes = {name: [str(getattr(route, name)), str(value)] for name, value in fields.items()}
     for name, value in fields.items():
         setattr(route, name, value)
     route.full_clean()
     route.save()
+    audit_record(actor=user, action="route.update", target=route, changes=changes)
     _invalidate_on_commit()
     return route
 
@@ -142,7 +154,7 @@ def policy_create(*, route: Route, name: str, spec: dict, description: str = "",
     policy.save()
     version = policy_publish(policy=policy, spec=spec, note="first version", user=user)
     if route.live_policy_id is None:
-        route_set_live_policy(route=route, version=version)
+        route_set_live_policy(route=route, version=version, user=user)
     return version
 
 
@@ -155,15 +167,25 @@ def policy_publish(*, policy: RoutingPolicy, spec: dict, note: str = "", user=No
     version = PolicyVersion.objects.create(
         policy=policy, number=last + 1, kind=compiled.kind, spec=spec, note=note, created_by=user
     )
+    audit_record(actor=user, action="policy.publish", target=version, changes={"spec": spec}, note=note)
     _invalidate_on_commit()
     return version
 
 
-def route_set_live_policy(*, route: Route, version: PolicyVersion) -> Route:
+@transaction.atomic
+def route_set_live_policy(*, route: Route, version: PolicyVersion, user=None, note: str = "") -> Route:
     if version.policy.route_id != route.id:
         raise ValidationError({"live_policy": f"{version} belongs to another route."})
+    previous = route.live_policy.label if route.live_policy_id else None
     route.live_policy = version
     route.save(update_fields=["live_policy", "updated_at"])
+    audit_record(
+        actor=user,
+        action="route.set_live_policy",
+        target=route,
+        changes={"live_policy": [previous, version.label]},
+        note=note,
+    )
     _invalidate_on_commit()
     return route
 
@@ -179,13 +201,21 @@ def api_key_create(*, name: str, routes: Iterable[Route], user=None) -> tuple[Ap
             name=name, prefix=raw[:10], key_hash=hash_api_key(raw), created_by=user
         )
         api_key.routes.set(routes)
+        audit_record(
+            actor=user,
+            action="api_key.create",
+            target=api_key,
+            changes={"routes": [route.name for route in routes]},
+        )
     _invalidate_on_commit()
     return api_key, raw
 
 
-def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+def api_key_revoke(*, api_key: ApiKey, user=None) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
-        api_key.save(update_fields=["revoked_at"])
+        with transaction.atomic():
+            api_key.save(update_fields=["revoked_at"])
+            audit_record(actor=user, action="api_key.revoke", target=api_key)
         _invalidate_on_commit()
     return api_key

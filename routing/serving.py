@@ -1,4 +1,4 @@
-"""Serve an ASGI app with uvicorn in a daemon thread: the simulator, and routelab itself in tests and the demo."""
+"""Serve an ASGI app with uvicorn in a daemon thread: the simulator, and routelab in tests and the demo."""
 
 from __future__ import annotations
 

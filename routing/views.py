@@ -25,7 +25,7 @@ def route_list(request):
     form = RouteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            route = services.route_create(**form.cleaned_data)
+            route = services.route_create(user=request.user, **form.cleaned_data)
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
@@ -99,7 +99,7 @@ def live_policy_set(request, route_name: str):
     route = get_object_or_404(Route, name=route_name)
     form = LivePolicyForm(request.POST, route=route)
     if form.is_valid():
-        services.route_set_live_policy(route=route, version=form.cleaned_data["version"])
+        services.route_set_live_policy(route=route, version=form.cleaned_data["version"], user=request.user)
         messages.success(request, f"{form.cleaned_data['version'].label} is now live on {route.name}.")
         return redirect("routing:route-detail", route_name=route.name)
     return render(
@@ -123,6 +123,8 @@ def api_key_create(request, route_name: str):
 @staff_member_required
 @require_POST
 def api_key_revoke(request, route_name: str, key_id: int):
-    api_key = services.api_key_revoke(api_key=get_object_or_404(ApiKey, id=key_id, routes__name=route_name))
+    api_key = services.api_key_revoke(
+        api_key=get_object_or_404(ApiKey, id=key_id, routes__name=route_name), user=request.user
+    )
     messages.success(request, f"Key {api_key} revoked.")
     return redirect("routing:route-detail", route_name=route_name)

@@ -61,7 +61,7 @@ class RouteListCreateApi(APIView):
     def post(self, request):
         serializer = RouteInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        route = services.route_create(**serializer.validated_data)
+        route = services.route_create(user=request.user, **serializer.validated_data)
         return Response(RouteOutputSerializer(route).data, status=status.HTTP_201_CREATED)
 
 
@@ -77,7 +77,7 @@ class RouteDetailApi(APIView):
         route = get_object_or_404(Route, name=route_name)
         serializer = RouteInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        route = services.route_update(route=route, **serializer.validated_data)
+        route = services.route_update(route=route, user=request.user, **serializer.validated_data)
         return Response(RouteOutputSerializer(route).data)
 
 
@@ -92,7 +92,7 @@ class RouteLivePolicyApi(APIView):
         serializer = LivePolicyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         version = get_object_or_404(PolicyVersion, id=serializer.validated_data["policy_version_id"])
-        route = services.route_set_live_policy(route=route, version=version)
+        route = services.route_set_live_policy(route=route, version=version, user=request.user)
         return Response(RouteOutputSerializer(route).data)
 
 
@@ -182,5 +182,5 @@ class ApiKeyListCreateApi(APIView):
 class ApiKeyRevokeApi(APIView):
     @extend_schema(request=None, responses=ApiKeyOutputSerializer)
     def post(self, request, key_id: int):
-        api_key = services.api_key_revoke(api_key=get_object_or_404(ApiKey, id=key_id))
+        api_key = services.api_key_revoke(api_key=get_object_or_404(ApiKey, id=key_id), user=request.user)
         return Response(ApiKeyOutputSerializer(api_key).data)

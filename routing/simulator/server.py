@@ -300,5 +300,9 @@ def run_in_thread(
 ) -> ServedApp:
     """Serve a new `SimulatorApp(**app_kwargs)` on `host:port` (0 picks a free port) until `.stop()`."""
     return serve_in_thread(
-        SimulatorApp(**app_kwargs), host=host, port=port, name="routelab-simulator", startup_timeout=startup_timeout
+        SimulatorApp(**app_kwargs),
+        host=host,
+        port=port,
+        name="routelab-simulator",
+        startup_timeout=startup_timeout,
     )

@@ -10,8 +10,17 @@ def test_a_minimal_body_is_accepted_with_defaults():
 
 
 def test_known_optional_fields_are_kept_and_unknown_ones_ignored():
-    body = {"messages": HELLO, "temperature": 0.2, "max_tokens": 50, "stop": ["\n"], "user": "u", "seed": 3,
-            "metadata": {"feature": "faq"}, "stream": True, "tools": [{"type": "function"}]}
+    body = {
+        "messages": HELLO,
+        "temperature": 0.2,
+        "max_tokens": 50,
+        "stop": ["\n"],
+        "user": "u",
+        "seed": 3,
+        "metadata": {"feature": "faq"},
+        "stream": True,
+        "tools": [{"type": "function"}],
+    }
     clean = validate_chat_body(body)
     assert clean["temperature"] == 0.2 and clean["max_tokens"] == 50 and clean["stream"] is True
     assert clean["metadata"] == {"feature": "faq"}
@@ -20,7 +29,10 @@ def test_known_optional_fields_are_kept_and_unknown_ones_ignored():
 
 def test_content_parts_with_images_are_accepted():
     parts = [{"type": "text", "text": "what is this?"}, {"type": "image_url", "image_url": {"url": "data:,"}}]
-    assert validate_chat_body({"messages": [{"role": "user", "content": parts}]})["messages"][0]["content"] == parts
+    assert (
+        validate_chat_body({"messages": [{"role": "user", "content": parts}]})["messages"][0]["content"]
+        == parts
+    )
 
 
 @pytest.mark.parametrize(

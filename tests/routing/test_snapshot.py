@@ -53,8 +53,14 @@ def test_the_snapshot_holds_routes_keys_models_and_compiled_policies(live_route)
 @pytest.mark.django_db(transaction=True)
 def test_a_published_change_reaches_another_process_within_a_second(live_route):
     env = {**os.environ, "DATABASE_URL": _test_database_url(), "REDIS_URL": settings.REDIS_URL}
-    watcher = subprocess.Popen([sys.executable, "manage.py", "shell", "--no-imports", "-c", WATCHER], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    watcher = subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", WATCHER],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert watcher.stdout.readline().split()[1] == "by-complexity@v1"
         version = services.policy_publish(policy=live_route.version.policy, spec=RULES_SPEC)

@@ -44,7 +44,9 @@ def test_invalid_json_is_reported_not_raised(staff_client, live_route):
 
 def test_publishing_and_making_a_version_live_from_the_ui(staff_client, live_route):
     spec = json.dumps({"kind": "rules", "rules": [], "default": "simulator/gpt-4o"})
-    response = staff_client.post("/routes/support-bot/policies/by-complexity/publish", {"spec": spec, "note": "v2"})
+    response = staff_client.post(
+        "/routes/support-bot/policies/by-complexity/publish", {"spec": spec, "note": "v2"}
+    )
     assert response.status_code == 302
     version = PolicyVersion.objects.get(number=2)
     response = staff_client.post("/routes/support-bot/live-policy", {"version": version.id})
