@@ -10,7 +10,7 @@ COPY experiments ./experiments
 COPY analytics ./analytics
 COPY templates ./templates
 COPY manage.py ./
-RUN pip install . && SECRET_KEY=build DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost \
+RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu '.[semantic]' && SECRET_KEY=build DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost \
     python manage.py collectstatic --noinput
 
 RUN useradd --create-home routelab && mkdir -p /app/var && chown routelab /app/var

@@ -1,8 +1,20 @@
-"""Datasets are written by `manage.py import_dataset`; the admin browses them and only toggles exclusion."""
+"""Datasets are written by `manage.py import_dataset`; the admin browses them and only toggles exclusion.
+
+Experiments and promotions change through their services (validated, locked, audited), from the web UI
+or the REST API; the admin shows them and edits only the hypothesis.
+"""
 
 from django.contrib import admin
 
-from experiments.models import Dataset, DatasetItem, RecordedAnswer
+from experiments.models import (
+    Dataset,
+    DatasetItem,
+    Experiment,
+    ExperimentPhase,
+    Promotion,
+    RecordedAnswer,
+    Variant,
+)
 
 
 @admin.register(Dataset)
@@ -48,3 +60,82 @@ class DatasetItemAdmin(admin.ModelAdmin):
     @admin.display(description="prompt")
     def short_prompt(self, item: DatasetItem) -> str:
         return item.prompt if len(item.prompt) <= 100 else item.prompt[:99] + "…"
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class VariantInline(ReadOnlyInline):
+    model = Variant
+    fields = ["position", "key", "policy_version", "weight"]
+    readonly_fields = fields
+
+
+class PhaseInline(ReadOnlyInline):
+    model = ExperimentPhase
+    fields = ["number", "seed", "coverage", "weights", "started_at", "ended_at", "reason"]
+    readonly_fields = fields
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    list_display = ["name", "route", "status", "coverage", "phase", "primary_metric", "created_at"]
+    list_filter = ["status", "route"]
+    list_select_related = ["route"]
+    search_fields = ["name", "hypothesis"]
+    readonly_fields = [
+        "route",
+        "name",
+        "status",
+        "coverage",
+        "seed",
+        "hash_version",
+        "namespace",
+        "namespace_start",
+        "namespace_end",
+        "targeting",
+        "primary_metric",
+        "guardrail_metrics",
+        "alpha",
+        "min_sample_per_variant",
+        "phase",
+        "winner",
+        "created_by",
+        "created_at",
+        "started_at",
+        "ended_at",
+    ]
+    fields = ["route", "name", "hypothesis", *readonly_fields[2:]]
+    inlines = [VariantInline, PhaseInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Promotion)
+class PromotionAdmin(admin.ModelAdmin):
+    list_display = ["experiment", "variant", "route", "promoted_by", "promoted_at", "rolled_back_at"]
+    list_filter = ["route"]
+    list_select_related = ["experiment__route", "variant", "route", "promoted_by"]
+    search_fields = ["reason", "experiment__name"]
+    readonly_fields = [field.name for field in Promotion._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,9 +1,13 @@
-"""Datasets of recorded answers: prompts, the answers real models gave them and the quality of each answer."""
+"""Experiments on a route's live traffic, their variants, phases and promotions; and datasets of recorded
+answers (prompts, the answers real models gave them and the quality of each answer)."""
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
@@ -73,3 +77,184 @@ class RecordedAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_name} on item {self.item_id}"
+
+
+# -- experiments ---------------------------------------------------------------------------------------------
+
+
+def new_seed() -> str:
+    """A fresh hashing seed: a new seed reshuffles every user, so phases that change weights take one."""
+    return secrets.token_hex(8)
+
+
+UNIT_INTERVAL = [MinValueValidator(0.0), MaxValueValidator(1.0)]
+
+
+class Metric(models.TextChoices):
+    QUALITY = "quality", "Quality"
+    COST = "cost", "Cost per call"
+    LATENCY = "latency", "Latency"
+    ERROR_RATE = "error_rate", "Error rate"
+
+
+class Experiment(models.Model):
+    """An A/B test of policy versions on a route's traffic; users are assigned by GrowthBook hashing."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        RUNNING = "running"
+        PAUSED = "paused"
+        STOPPED = "stopped"
+        CONCLUDED = "concluded"
+
+    ACTIVE = (Status.DRAFT, Status.RUNNING, Status.PAUSED)
+
+    route = models.ForeignKey("routing.Route", on_delete=models.PROTECT, related_name="experiments")
+    name = models.SlugField(max_length=64)
+    hypothesis = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    coverage = models.FloatField(
+        default=1.0, validators=UNIT_INTERVAL, help_text="The share of the route's users in the experiment."
+    )
+    seed = models.CharField(max_length=64, default=new_seed)
+    hash_version = models.PositiveSmallIntegerField(default=2)
+    namespace = models.CharField(max_length=64, blank=True, help_text="Blank: no namespace.")
+    namespace_start = models.FloatField(default=0.0, validators=UNIT_INTERVAL)
+    namespace_end = models.FloatField(default=1.0, validators=UNIT_INTERVAL)
+    targeting = models.JSONField(
+        default=dict, blank=True, help_text='Allowed values per metadata key, e.g. {"user_tier": ["free"]}.'
+    )
+    primary_metric = models.CharField(max_length=16, choices=Metric.choices, default=Metric.QUALITY)
+    guardrail_metrics = models.JSONField(default=list, blank=True)
+    alpha = models.FloatField(default=0.05, validators=[MaxValueValidator(0.5)])
+    min_sample_per_variant = models.PositiveIntegerField(default=1000, validators=[MinValueValidator(1)])
+    phase = models.PositiveIntegerField(default=1, help_text="The current phase's number.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    winner = models.ForeignKey("Variant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["route", "name"], name="experiment_unique_name_per_route"),
+            models.CheckConstraint(
+                condition=models.Q(coverage__gte=0, coverage__lte=1), name="experiment_coverage_in_unit"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    namespace_start__gte=0,
+                    namespace_end__lte=1,
+                    namespace_start__lt=models.F("namespace_end"),
+                ),
+                name="experiment_namespace_range_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(alpha__gt=0, alpha__lte=0.5), name="experiment_alpha_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["route", "status"], name="experiment_route_status")]
+
+    def __str__(self) -> str:
+        return f"{self.route.name}/{self.name}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def namespace_tuple(self) -> tuple[str, float, float] | None:
+        """GrowthBook's namespace form (id, start, end), or None when the experiment has none."""
+        return (self.namespace, self.namespace_start, self.namespace_end) if self.namespace else None
+
+    @property
+    def current_phase(self) -> ExperimentPhase | None:
+        return next((p for p in self.phases.all() if p.number == self.phase), None)
+
+
+class Variant(models.Model):
+    """One arm of an experiment: a policy version of the experiment's route and its share of traffic."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="variants")
+    key = models.SlugField(max_length=64)
+    position = models.PositiveSmallIntegerField(help_text="0 is the control.")
+    policy_version = models.ForeignKey(
+        "routing.PolicyVersion", on_delete=models.PROTECT, related_name="experiment_variants"
+    )
+    weight = models.FloatField(validators=UNIT_INTERVAL)
+
+    class Meta:
+        ordering = ["experiment", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "key"], name="variant_unique_key"),
+            models.UniqueConstraint(fields=["experiment", "position"], name="variant_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def is_control(self) -> bool:
+        return self.position == 0
+
+
+class ExperimentPhase(models.Model):
+    """A stretch of an experiment with fixed seed, coverage and weights: results compare within a phase."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="phases")
+    number = models.PositiveIntegerField()
+    seed = models.CharField(max_length=64)
+    coverage = models.FloatField(validators=UNIT_INTERVAL)
+    weights = models.JSONField(help_text="The variants' weights in position order.")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["experiment", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "number"], name="phase_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment_id} phase {self.number}"
+
+
+class Promotion(models.Model):
+    """A variant's policy made the route's live policy, with the evidence relied on; can be rolled back."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.PROTECT, related_name="promotions")
+    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="promotions")
+    route = models.ForeignKey("routing.Route", on_delete=models.PROTECT, related_name="promotions")
+    previous_policy = models.ForeignKey(
+        "routing.PolicyVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    promoted_policy = models.ForeignKey("routing.PolicyVersion", on_delete=models.PROTECT, related_name="+")
+    promoted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    promoted_at = models.DateTimeField()
+    reason = models.TextField()
+    report = models.JSONField(default=dict, blank=True, help_text="The evidence the promotion relied on.")
+    rolled_back_at = models.DateTimeField(null=True, blank=True)
+    rolled_back_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rollback_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-promoted_at", "-id"]
+        constraints = [
+            # An experiment concludes once: the database refuses a second promotion even if a lock is missed.
+            models.UniqueConstraint(fields=["experiment"], name="promotion_one_per_experiment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"promotion of {self.variant} in {self.experiment}"
+
+    @property
+    def is_rolled_back(self) -> bool:
+        return self.rolled_back_at is not None

@@ -1,13 +1,15 @@
-"""Reads of datasets of recorded answers."""
+"""Reads of experiments (with the frozen snapshot the routing hot path holds) and of datasets."""
 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from django.db.models import Avg, Count, Q
+from django.db.models import Avg, Count, Prefetch, Q, QuerySet
+from django.utils import timezone
 
-from experiments.models import Dataset, RecordedAnswer, prompt_hash
+from experiments.models import Dataset, Experiment, RecordedAnswer, Variant, prompt_hash
+from routing.models import Call, Route
 
 
 @dataclass(frozen=True)
@@ -85,3 +87,107 @@ def dataset_list() -> list[DatasetData]:
         )
         for dataset in datasets.order_by("name")
     ]
+
+
+# -- experiments ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VariantSnapshot:
+    key: str
+    policy_version_id: int
+    weight: float
+
+
+@dataclass(frozen=True)
+class ExperimentSnapshot:
+    """What the hot path needs to assign a user of a running experiment, without a database query."""
+
+    id: int
+    name: str
+    route_id: int
+    seed: str
+    hash_version: int
+    coverage: float
+    phase: int
+    namespace: tuple[str, float, float] | None
+    targeting: dict = field(hash=False, compare=False)
+    variants: tuple[VariantSnapshot, ...] = ()
+
+    @property
+    def weights(self) -> list[float]:
+        return [variant.weight for variant in self.variants]
+
+
+def experiment_list(*, route: Route | None = None, status: str | None = None) -> QuerySet[Experiment]:
+    experiments = Experiment.objects.select_related("route", "created_by", "winner").prefetch_related(
+        Prefetch("variants", Variant.objects.select_related("policy_version__policy")),
+        "phases",
+        "promotions__variant",
+        "promotions__previous_policy__policy",
+        "promotions__promoted_policy__policy",
+    )
+    if route is not None:
+        experiments = experiments.filter(route=route)
+    if status is not None:
+        experiments = experiments.filter(status=status)
+    return experiments
+
+
+def experiment_get(*, id: int) -> Experiment:
+    """The experiment with its variants, phases and promotions; raises Experiment.DoesNotExist."""
+    return experiment_list().get(id=id)
+
+
+def running_experiments_snapshot() -> list[ExperimentSnapshot]:
+    """Every running experiment, oldest first, as frozen values the routing snapshot can hold."""
+    running = (
+        Experiment.objects.filter(status=Experiment.Status.RUNNING)
+        .prefetch_related(Prefetch("variants", Variant.objects.order_by("position")))
+        .order_by("started_at", "id")
+    )
+    return [_experiment_snapshot(experiment) for experiment in running]
+
+
+def _experiment_snapshot(experiment: Experiment) -> ExperimentSnapshot:
+    return ExperimentSnapshot(
+        id=experiment.id,
+        name=experiment.name,
+        route_id=experiment.route_id,
+        seed=experiment.seed,
+        hash_version=experiment.hash_version,
+        coverage=experiment.coverage,
+        phase=experiment.phase,
+        namespace=experiment.namespace_tuple,
+        targeting={key: list(values) for key, values in (experiment.targeting or {}).items()},
+        variants=tuple(
+            VariantSnapshot(v.key, v.policy_version_id, v.weight) for v in experiment.variants.all()
+        ),
+    )
+
+
+def experiment_exposures(*, experiment: Experiment) -> list[dict]:
+    """Calls and distinct users per variant and phase; variants not yet seen in the current phase show 0."""
+    rows = list(
+        Call.objects.filter(experiment_id=experiment.id)
+        .values("variant", "phase")
+        .annotate(calls=Count("id"), users=Count("user_hash", distinct=True, filter=~Q(user_hash="")))
+        .order_by("phase", "variant")
+    )
+    if experiment.status != Experiment.Status.DRAFT:
+        seen = {row["variant"] for row in rows if row["phase"] == experiment.phase}
+        rows += [
+            {"variant": variant.key, "phase": experiment.phase, "calls": 0, "users": 0}
+            for variant in experiment.variants.all()
+            if variant.key not in seen
+        ]
+    positions = {variant.key: variant.position for variant in experiment.variants.all()}
+    return sorted(rows, key=lambda row: (row["phase"] or 0, positions.get(row["variant"], len(positions))))
+
+
+def recent_route_traffic(*, route: Route, days: int = 7) -> float:
+    """The route's mean calls per day over the last `days` days (the planning input for runtime estimates)."""
+    if days < 1:
+        raise ValueError(f"days must be at least 1, not {days}")
+    since = timezone.now() - datetime.timedelta(days=days)
+    return Call.objects.filter(route=route, started_at__gte=since).count() / days

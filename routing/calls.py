@@ -48,6 +48,7 @@ class CallDraft:
                 api_key_id=self.routed.key.id,
                 user_hash=self.routed.user_hash,
                 decided_model=decision.model,
+                **self._exposure(),
                 decision={
                     "model": decision.model,
                     "fallbacks": list(decision.fallbacks),
@@ -57,6 +58,12 @@ class CallDraft:
                 },
             )
         return fields
+
+    def _exposure(self) -> dict:
+        exposure = self.routed.exposure
+        if exposure is None:
+            return {}
+        return {"experiment_id": exposure.experiment_id, "variant": exposure.variant, "phase": exposure.phase}
 
     async def finish_ok(self, execution: Execution) -> CallRecord:
         result = execution.result

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 
+from experiments.assignment import assign
 from routing.chat_body import BodyError, validate_chat_body
 from routing.keys import hash_api_key
 from routing.live import live_state
@@ -128,6 +129,49 @@ def route_request_from_chat(chat: ChatRequest, metadata: dict[str, str]) -> Rout
 
 
 @dataclass(frozen=True)
+class Exposure:
+    """The experiment, variant and phase a request was assigned to."""
+
+    experiment_id: int
+    experiment: str
+    variant: str
+    phase: int
+
+
+def targeting_matches(targeting: dict, metadata: dict[str, str]) -> bool:
+    """Every targeted metadata key must carry one of its allowed values; no targeting means everyone."""
+    for key, allowed in targeting.items():
+        values = allowed if isinstance(allowed, list | tuple) else [allowed]
+        if metadata.get(key) not in {str(value) for value in values}:
+            return False
+    return True
+
+
+def choose_policy(
+    snapshot: RoutingSnapshot, route: RouteEntry, user_id: str | None, metadata: dict[str, str]
+) -> tuple[PolicyEntry, Exposure | None]:
+    """Step 3: the policy of the user's variant in a running experiment, else the route's live policy."""
+    if not user_id:
+        return route.live, None
+    for experiment in snapshot.experiments.get(route.id, ()):
+        if not targeting_matches(experiment.targeting, metadata):
+            continue
+        assignment = assign(
+            seed=experiment.seed,
+            user_id=user_id,
+            weights=[v.weight for v in experiment.variants],
+            coverage=experiment.coverage,
+            namespace=experiment.namespace,
+            hash_version=experiment.hash_version,
+        )
+        if assignment.in_experiment:
+            variant = experiment.variants[assignment.variation]
+            exposure = Exposure(experiment.id, experiment.name, variant.key, experiment.phase)
+            return snapshot.policies[variant.policy_version_id], exposure
+    return route.live, None
+
+
+@dataclass(frozen=True)
 class Routed:
     """The outcome of steps 1-4: who asked, on which route, under which policy, and the decision."""
 
@@ -137,6 +181,7 @@ class Routed:
     policy: PolicyEntry
     decision: Decision
     user_hash: str
+    exposure: Exposure | None = None
 
 
 async def _classify(snapshot: RoutingSnapshot, policy: PolicyEntry, request: RouteRequest) -> str | None:
@@ -168,6 +213,8 @@ async def decide(
         embed=_embedder(policy),
     )
     try:
+        if policy.kind == "semantic":  # embedding takes milliseconds of CPU: keep it off the event loop
+            return await asyncio.to_thread(policy.policy.decide, request, context)
         return policy.policy.decide(request, context)
     except NoEligibleModel as exc:
         raise GatewayError(422, str(exc), param="messages") from exc
@@ -191,6 +238,15 @@ async def route_live_request(
     chat = chat_request_from(data)
     metadata = dict(data.get("metadata") or {})
     request = route_request_from_chat(chat, metadata)
-    policy = route.live
+    policy, exposure = choose_policy(snapshot, route, data.get("user"), metadata)
     decision = await decide(snapshot, route, policy, request)
-    return Routed(snapshot, key, route, policy, decision, user_hash(data.get("user"))), chat, request
+    routed = Routed(snapshot, key, route, policy, decision, user_hash(data.get("user")), exposure)
+    return routed, chat, request
+
+
+def exposure_fields(routed: Routed) -> dict:
+    """The experiment, variant and phase of a routed request, as response bodies show them."""
+    exposure = routed.exposure
+    if exposure is None:
+        return {"experiment": None, "variant": None, "phase": None}
+    return {"experiment": exposure.experiment, "variant": exposure.variant, "phase": exposure.phase}

@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from routing import wire
 from routing.calls import CallDraft, new_call_id, now_iso
 from routing.executor import Execution, ExecutionFailed, execute, execute_stream
-from routing.gateway import GatewayError, Routed, parse_chat_body, route_live_request
+from routing.gateway import GatewayError, Routed, exposure_fields, parse_chat_body, route_live_request
 from routing.providers.base import StreamDelta
 
 
@@ -32,6 +32,10 @@ def _headers(draft: CallDraft, routed: Routed, model_key: str | None = None) -> 
     }
     if model_key:
         headers["x-routelab-model"] = model_key
+    if exposure := routed.exposure:
+        headers["x-routelab-experiment"] = exposure.experiment
+        headers["x-routelab-variant"] = exposure.variant
+        headers["x-routelab-phase"] = str(exposure.phase)
     return headers
 
 
@@ -87,6 +91,7 @@ def _extra(draft: CallDraft, execution: Execution) -> dict:
         "escalations": execution.escalations,
         "cost_usd": str(execution.total_cost),
         "trace": list(routed.decision.trace),
+        **exposure_fields(routed),
     }
 
 

@@ -70,6 +70,8 @@ class RoutingSnapshot:
     keys: dict[str, KeyEntry]
     models: dict[str, ModelEntry]
     policies: dict[int, PolicyEntry]
+    # Running experiments per route id, as the experiments app describes them (frozen dataclasses).
+    experiments: dict[int, tuple] = field(default_factory=dict)
 
     @property
     def candidates(self) -> tuple[Candidate, ...]:
@@ -96,11 +98,25 @@ def policy_entry(version: PolicyVersion) -> PolicyEntry:
     return PolicyEntry(version.id, version.label, version.kind, compile_policy(version.spec))
 
 
+def _experiments() -> tuple[dict[int, tuple], set[int]]:
+    from experiments.selectors import running_experiments_snapshot
+
+    by_route: dict[int, list] = {}
+    for experiment in running_experiments_snapshot():
+        by_route.setdefault(experiment.route_id, []).append(experiment)
+    version_ids = {v.policy_version_id for group in by_route.values() for e in group for v in e.variants}
+    return {route_id: tuple(group) for route_id, group in by_route.items()}, version_ids
+
+
 def build_snapshot(generation: int) -> RoutingSnapshot:
     models = Model.objects.select_related("provider").filter(enabled=True, provider__enabled=True)
     routes = Route.objects.select_related("live_policy__policy")
     keys = ApiKey.objects.prefetch_related("routes")
+    experiments, variant_versions = _experiments()
     policies = {r.live_policy_id: policy_entry(r.live_policy) for r in routes if r.live_policy_id}
+    missing = variant_versions - set(policies)
+    for version in PolicyVersion.objects.select_related("policy").filter(id__in=missing):
+        policies[version.id] = policy_entry(version)
     return RoutingSnapshot(
         generation=generation,
         models={m.key: _model_entry(m) for m in models},
@@ -112,6 +128,7 @@ def build_snapshot(generation: int) -> RoutingSnapshot:
             for k in keys
         },
         policies=policies,
+        experiments=experiments,
     )
 
 

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from routing import wire
 from routing.calls import CallDraft, new_call_id, now_iso
-from routing.gateway import GatewayError, parse_chat_body, route_live_request
+from routing.gateway import GatewayError, exposure_fields, parse_chat_body, route_live_request
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -33,6 +33,9 @@ class DecisionSerializer(serializers.Serializer):
     policy_kind = serializers.CharField()
     tier = serializers.CharField(allow_null=True)
     trace = serializers.ListField(child=serializers.CharField())
+    experiment = serializers.CharField(allow_null=True, help_text="the experiment the user is in, if any")
+    variant = serializers.CharField(allow_null=True)
+    phase = serializers.IntegerField(allow_null=True)
 
 
 class RouteDecisionApi(APIView):
@@ -85,4 +88,5 @@ async def _decide(authorization: str | None, data: dict) -> dict:
         "policy_kind": decision.policy_kind,
         "tier": decision.tier,
         "trace": list(decision.trace),
+        **exposure_fields(routed),
     }

@@ -9,27 +9,27 @@
     tier = complex if score >= thresholds.complex, moderate if score >= thresholds.moderate, else simple.
 
 With the default weights a code block alone scores 1 and so is complex at any cut point. A feature listed
-under `features` overrides the score. `score_complexity` is public so the cut points can be swept offline.
+under `features` overrides the score. Keywords and maths are read in the `scan_window` of a long text.
+`score_complexity` is public so the cut points can be swept offline.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from routing.policies.base import Choice, Eligibility, Policy
 from routing.policies.spec import Field, optional
-from routing.policies.text import count_questions, find_keywords, has_code, has_math, keyword_regex
+from routing.policies.text import KeywordMatcher, count_questions, has_code, has_math, scan_window
 from routing.policies.types import RouteRequest, RoutingContext
 
 TIER_NAMES = ("simple", "moderate", "complex")
 DEFAULT_KEYWORDS = (
     "prove", "proof", "derive", "derivation", "implement", "refactor", "optimize", "optimise", "debug",
     "debugging", "analyze", "analyse", "analysis", "step by step", "algorithm", "architecture",
-    "trade-off", "trade-offs", "compare and contrast", "in depth", "edge cases", "concurrency",
-    "theorem", "critique", "evaluate", "design a", "root cause",
+    "trade-off", "trade-offs", "compare and contrast", "in-depth", "edge cases", "concurrency",
+    "theorem", "critique", "evaluate", "root cause",
 )  # fmt: skip
 DEFAULT_WEIGHTS = {"length": 0.4, "keywords": 0.3, "code": 1.0, "questions": 0.3, "math": 0.35}
 DEFAULT_THRESHOLDS = {"moderate": 0.25, "complex": 0.6}
@@ -38,7 +38,7 @@ DEFAULT_LONG_INPUT_TOKENS = 2000
 
 @dataclass(frozen=True, slots=True)
 class ComplexityConfig:
-    keywords: re.Pattern[str] = field(default_factory=lambda: keyword_regex(DEFAULT_KEYWORDS))
+    keywords: KeywordMatcher = field(default_factory=lambda: KeywordMatcher(DEFAULT_KEYWORDS))
     weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     long_input_tokens: int = DEFAULT_LONG_INPUT_TOKENS
@@ -71,14 +71,16 @@ def score_complexity(
 ) -> ComplexityScore:
     """The score and tier of one text (see the module docstring for the formula)."""
     weights = config.weights
-    keywords = find_keywords(config.keywords, text)
+    window = scan_window(text)
+    lowered = window.lower()
+    keywords = config.keywords.find(lowered, lowered=True)
     questions = count_questions(text)
     signals = {
         "length": weights["length"] * min(1.0, input_tokens / config.long_input_tokens),
         "keywords": weights["keywords"] * min(2, len(keywords)),
         "code": weights["code"] if has_code(text) else 0.0,
         "questions": weights["questions"] * min(1.0, (questions - 1) / 2) if questions > 1 else 0.0,
-        "math": weights["math"] if has_math(text) else 0.0,
+        "math": weights["math"] if has_math(window, lowered) else 0.0,
     }
     value = min(1.0, sum(signals.values()))
     return ComplexityScore(round(value, 4), config.tier(value), signals, tuple(keywords))
@@ -97,7 +99,7 @@ def compile_config(fields: dict[str, Field]) -> ComplexityConfig:
         given = fields["weights"].obj(optional=tuple(DEFAULT_WEIGHTS))
         weights.update({name: value.number(0.0, 1.0) for name, value in given.items()})
     return ComplexityConfig(
-        keywords=keyword_regex(optional(fields, "keywords", Field.texts, DEFAULT_KEYWORDS)),
+        keywords=KeywordMatcher(optional(fields, "keywords", Field.texts, DEFAULT_KEYWORDS)),
         weights=weights,
         thresholds=thresholds,
         long_input_tokens=optional(

@@ -8,6 +8,7 @@
 `when` keys (all must hold; an empty `when` always matches): feature and user_tier (a string or a list
 of strings), min_input_tokens and max_input_tokens, has_images and needs_tools (booleans), metadata
 (an object of required values), keywords (any of them, case-insensitive, whole words) and regex.
+Keywords and regex read the first 16,000 and last 4,000 characters of a longer text (`scan_window`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from routing.policies.base import Choice, Eligibility, Policy
 from routing.policies.spec import Field, optional
-from routing.policies.text import find_keywords, keyword_regex
+from routing.policies.text import KeywordMatcher, scan_window
 from routing.policies.types import RouteRequest, RoutingContext
 
 WHEN_KEYS = (
@@ -93,10 +94,10 @@ def _metadata(field: Field) -> Test:
 
 
 def _keywords(field: Field) -> Test:
-    pattern = keyword_regex(field.texts())
+    matcher = KeywordMatcher(field.texts())
 
     def test(request: RouteRequest) -> str | None:
-        found = find_keywords(pattern, request.text)
+        found = matcher.find(scan_window(request.text))
         return "keywords " + ", ".join(repr(word) for word in found) if found else None
 
     return test
@@ -106,7 +107,7 @@ def _regex(field: Field) -> Test:
     pattern = field.regex()
 
     def test(request: RouteRequest) -> str | None:
-        match = pattern.search(request.text)
+        match = pattern.search(scan_window(request.text))
         return f"regex /{pattern.pattern}/ matched {match.group(0)[:40]!r}" if match else None
 
     return test

@@ -16,7 +16,7 @@ from django.utils.text import slugify
 
 from experiments.models import Dataset
 from experiments.selectors import DatasetData, dataset_accuracy, dataset_list
-from experiments.services import dataset_import, dataset_import_routellm
+from experiments.services.datasets import dataset_import, dataset_import_routellm
 
 
 class Command(BaseCommand):

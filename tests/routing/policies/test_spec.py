@@ -131,3 +131,32 @@ def test_spec_error_keeps_path_and_message_apart():
     error = SpecError("rules[2].when.min_input_tokens", "must be at least 0; got -1")
 
     assert (error.path, error.message) == ("rules[2].when.min_input_tokens", "must be at least 0; got -1")
+
+
+ODD_VALUES = (None, True, 0, -1, 1.5, float("nan"), "", "x", [], [1], ["x", "x"], {}, {"a": 1}, {"": 1})
+
+
+def _paths(value, path=()):
+    """Every path into a spec: object keys and array indexes, nested."""
+    yield path
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in items:
+        yield from _paths(child, (*path, key))
+
+
+def _replaced(value, path, new):
+    if not path:
+        return new
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[path[0]] = _replaced(value[path[0]], path[1:], new)
+    return copy
+
+
+@pytest.mark.parametrize("kind", sorted(EXAMPLES))
+def test_any_odd_value_anywhere_in_a_spec_gives_a_spec_error_or_a_policy_never_a_crash(kind):
+    for path in _paths(EXAMPLES[kind]):
+        for odd in ODD_VALUES:
+            try:
+                compile_policy(_replaced(EXAMPLES[kind], path, odd))
+            except SpecError as error:
+                assert error.path and error.message

@@ -1,0 +1,30 @@
+"""Writes of the experiments app: datasets, the experiment lifecycle, promotions. Import from here."""
+
+from experiments.services.datasets import DatasetFileError, dataset_import, dataset_import_routellm
+from experiments.services.experiments import (
+    ExperimentConflict,
+    experiment_create,
+    experiment_pause,
+    experiment_ramp,
+    experiment_resume,
+    experiment_set_weights,
+    experiment_start,
+    experiment_stop,
+)
+from experiments.services.promotions import experiment_promote, promotion_rollback
+
+__all__ = [
+    "DatasetFileError",
+    "ExperimentConflict",
+    "dataset_import",
+    "dataset_import_routellm",
+    "experiment_create",
+    "experiment_pause",
+    "experiment_promote",
+    "experiment_ramp",
+    "experiment_resume",
+    "experiment_set_weights",
+    "experiment_start",
+    "experiment_stop",
+    "promotion_rollback",
+]
