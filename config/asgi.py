@@ -15,8 +15,8 @@ from django.core.handlers.exception import convert_exception_to_response
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_application = get_asgi_application()
 
-GATEWAY_PREFIX = "/v1/"
 GATEWAY_PATHS = frozenset({"/api/v1/route"})
+GATEWAY_PREFIXES = ("/v1/", "/api/v1/jobs/")
 
 
 class GatewayHandler(ASGIHandler):
@@ -42,6 +42,6 @@ gateway_application = GatewayHandler()
 
 async def application(scope, receive, send):
     path = scope.get("path", "")
-    if scope["type"] == "http" and (path.startswith(GATEWAY_PREFIX) or path in GATEWAY_PATHS):
+    if scope["type"] == "http" and (path.startswith(GATEWAY_PREFIXES) or path in GATEWAY_PATHS):
         return await gateway_application(scope, receive, send)
     return await django_application(scope, receive, send)

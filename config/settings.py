@@ -6,6 +6,7 @@ Redis does. Both are the production engines, so nothing behaves differently on a
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from pathlib import Path
 
@@ -131,7 +132,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimu
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60)
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
 }
 CELERY_TASK_DEFAULT_QUEUE = "routelab"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -207,3 +208,13 @@ BREAKER_ERROR_RATE = env_float("BREAKER_ERROR_RATE", 0.5, minimum=0.01)
 BREAKER_OPEN_SECONDS = env_float("BREAKER_OPEN_SECONDS", 15.0, minimum=0.1)
 RATE_LIMIT_MAX_WAIT = env_float("RATE_LIMIT_MAX_WAIT", 2.0, minimum=0.0)
 PROVIDER_RETRY_BASE_DELAY = env_float("PROVIDER_RETRY_BASE_DELAY", 0.25, minimum=0.0)
+
+# -- call records, scoring and jobs -----------------------------------------------------------------------
+
+CALL_TEXT_MAX_CHARS = env_int("CALL_TEXT_MAX_CHARS", 20_000, minimum=0)
+WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
+JOB_MAX_RETRIES = env_int("JOB_MAX_RETRIES", 3, minimum=0)
+# Signs job webhooks (X-Routelab-Signature); defaults to a key derived from SECRET_KEY.
+WEBHOOK_SIGNING_SECRET = (
+    env_str("WEBHOOK_SIGNING_SECRET") or hashlib.sha256(f"webhook:{SECRET_KEY}".encode()).hexdigest()
+)

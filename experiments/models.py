@@ -258,3 +258,102 @@ class Promotion(models.Model):
     @property
     def is_rolled_back(self) -> bool:
         return self.rolled_back_at is not None
+
+
+# -- offline evaluations -------------------------------------------------------------------------------------
+
+
+class Evaluation(models.Model):
+    """One offline run of policy versions over a dataset: its recorded answers replayed, or live calls scored.
+
+    A Celery task claims it (queued -> running) and stores the summary in `results` and the curves as
+    EvaluationPoint rows; it can then be attached to an experiment as evidence.
+    """
+
+    class Mode(models.TextChoices):
+        RECORDED = "recorded", "Recorded answers"
+        LIVE = "live", "Live calls"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="evaluations")
+    policy_versions = models.ManyToManyField("routing.PolicyVersion", related_name="evaluations")
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.RECORDED)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    results = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    experiment = models.ForeignKey(
+        Experiment,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="evaluations",
+        help_text="The experiment this run is evidence for.",
+    )
+    attached_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(progress_done__lte=models.F("progress_total")),
+                name="evaluation_progress_within_total",
+            ),
+        ]
+        indexes = [models.Index(fields=["status"], name="evaluation_status")]
+
+    def __str__(self) -> str:
+        return f"evaluation #{self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def progress(self) -> float:
+        """The share of the work done, in [0, 1]."""
+        if self.progress_total:
+            return self.progress_done / self.progress_total
+        return 1.0 if self.status == self.Status.SUCCEEDED else 0.0
+
+
+class EvaluationPoint(models.Model):
+    """One point of an evaluation's curves: a policy at one threshold, the random router, or a single model."""
+
+    class Series(models.TextChoices):
+        POLICY = "policy"
+        RANDOM = "random"
+        WEAK = "weak"
+        STRONG = "strong"
+
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="points")
+    series = models.CharField(max_length=16, choices=Series.choices)
+    label = models.CharField(max_length=300, help_text="The policy version or the model.")
+    position = models.PositiveIntegerField()
+    threshold = models.FloatField(null=True, blank=True)
+    strong_share = models.FloatField()
+    quality = models.FloatField()
+    cost = models.FloatField(help_text="Mean cost per item (USD).")
+
+    class Meta:
+        ordering = ["evaluation", "series", "label", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["evaluation", "series", "label", "position"], name="evaluationpoint_unique_position"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} #{self.position}"

@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from django.conf import settings
+
 from routing.executor import Execution, ExecutionFailed
 from routing.gateway import Routed
 from routing.live import record_spend
@@ -30,6 +32,7 @@ class CallDraft:
     stream: bool = False
     routed: Routed | None = None
     metadata: dict = field(default_factory=dict)
+    prompt: str = ""
 
     def _base(self) -> dict:
         fields = {
@@ -80,6 +83,9 @@ class CallDraft:
             cost=str(execution.total_cost),
             latency_ms=result.latency_ms if not execution.escalations else _elapsed_ms(self.started_at),
             ttft_ms=result.ttft_ms,
+            prompt=_clip(self.prompt),
+            answer=_clip(result.text),
+            provider_quality=result.quality,
         )
         await record_spend(record.route_id, float(execution.total_cost))
         await call_record_aenqueue(record)
@@ -90,6 +96,7 @@ class CallDraft:
         record = CallRecord(
             **self._base(),
             status="error",
+            prompt=_clip(self.prompt),
             error_kind=kind,
             error_message=message[:1000],
             attempts=attempts,
@@ -103,6 +110,10 @@ class CallDraft:
         record = CallRecord(**self._base(), status="decided", latency_ms=_elapsed_ms(self.started_at))
         await call_record_aenqueue(record)
         return record
+
+
+def _clip(text: str) -> str:
+    return text[: settings.CALL_TEXT_MAX_CHARS] if text else ""
 
 
 def _elapsed_ms(started_at: str) -> float:

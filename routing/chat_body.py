@@ -110,6 +110,13 @@ def _stop(value: Any) -> Any:
     raise BodyError("stop", "Must be a string or a list of up to 4 strings.")
 
 
+def _url(value: Any, path: str) -> str:
+    url = _string(value, path, 500)
+    if not url.startswith(("http://", "https://")):
+        raise BodyError(path, "Enter an http(s) URL.")
+    return url
+
+
 def _metadata(value: Any) -> dict[str, str]:
     metadata = _object(value, "metadata")
     for key, item in metadata.items():
@@ -130,6 +137,8 @@ OPTIONAL = {
     "response_format": lambda v: _object(v, "response_format"),
     "user": lambda v: _string(v, "user", 256),
     "metadata": _metadata,
+    "execute": lambda v: _boolean(v, "execute"),
+    "webhook_url": lambda v: _url(v, "webhook_url"),
 }
 
 

@@ -290,6 +290,11 @@ class Call(models.Model):
     error_message = models.TextField(blank=True)
     stream = models.BooleanField(default=False)
     metadata = models.JSONField(default=dict)
+    # What scorers read: the request's text and the answer (truncated; CALL_TEXT_MAX_CHARS=0 keeps none),
+    # and a quality the provider itself knew (the simulator's latent quality, a replayed recorded label).
+    prompt = models.TextField(blank=True)
+    answer = models.TextField(blank=True)
+    provider_quality = models.FloatField(null=True, blank=True)
     # Experiments live in another app; calls name them by id so routing keeps no dependency on it.
     experiment_id = models.BigIntegerField(null=True, blank=True)
     variant = models.CharField(max_length=64, blank=True)
@@ -332,3 +337,39 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_type} {self.target_label or self.target_id}"
+
+
+class Job(models.Model):
+    """A routed call run by a Celery worker: `POST /api/v1/route` with `"execute": true`."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    route = models.ForeignKey(Route, on_delete=models.PROTECT, related_name="jobs")
+    api_key = models.ForeignKey(ApiKey, null=True, on_delete=models.SET_NULL, related_name="jobs")
+    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="jobs")
+    call_id = models.UUIDField(unique=True, help_text="The call row this job yields, exactly once.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    request = models.JSONField()
+    exposure = models.JSONField(default=dict, blank=True)
+    user_hash = models.CharField(max_length=64, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error_kind = models.CharField(max_length=32, blank=True)
+    error_message = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    webhook_url = models.URLField(max_length=500, blank=True)
+    webhook_status = models.CharField(max_length=16, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"], name="job_status_time")]
+
+    def __str__(self) -> str:
+        return f"job {self.id} ({self.status})"

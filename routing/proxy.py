@@ -54,6 +54,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     except GatewayError as exc:
         return _error(exc.status, exc.message, type=exc.type, param=exc.param)
     draft.routed = routed
+    draft.prompt = route_request.text
     if data["stream"]:
         include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
         events = execute_stream(routed.snapshot, routed.decision, chat, route_request)

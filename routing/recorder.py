@@ -62,6 +62,9 @@ class CallRecord:
     experiment_id: int | None = None
     variant: str = ""
     phase: int | None = None
+    prompt: str = ""
+    answer: str = ""
+    provider_quality: float | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str)

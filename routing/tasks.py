@@ -30,3 +30,16 @@ def calls_flush_task() -> int:
     from routing.recorder import calls_flush
 
     return calls_flush()
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def job_execute_task(self, job_id: str) -> str:
+    """Run an asynchronous call; redelivery and retries are harmless (the job names its one call row)."""
+    from django.conf import settings
+
+    from routing.jobs import job_execute
+
+    outcome = job_execute(job_id=job_id, final_attempt=self.request.retries >= settings.JOB_MAX_RETRIES)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.status

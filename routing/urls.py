@@ -4,6 +4,7 @@ from routing.apis import decisions, registry, routes
 
 urlpatterns = [
     path("route", decisions.route_decision, name="route-decision"),
+    path("jobs/<uuid:job_id>", decisions.job_status, name="job-status"),
     path("providers", registry.ProviderListCreateApi.as_view(), name="provider-list"),
     path("providers/<int:provider_id>", registry.ProviderDetailApi.as_view(), name="provider-detail"),
     path("models", registry.ModelListCreateApi.as_view(), name="model-list"),

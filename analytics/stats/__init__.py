@@ -1,1 +1,46 @@
-"""The statistics engine: pure functions over sufficient statistics, no Django."""
+"""The statistics engine: pure functions over sufficient statistics, no Django.
+
+sufficient   SampleMean, Proportion, RatioStat: n, sums, sums of squares, cross sums; mergeable
+effects      the absolute / relative (delta method) effect, its variance, EffectResult
+frequentist  welch_test: Welch's t test with confidence interval
+sequential   sequential_test: always-valid confidence sequence, safe to look at every day
+bayes        chance_to_win under a flat prior
+srm          sample_ratio_mismatch: chi-square check of the traffic split
+corrections  holm, benjamini_hochberg across metrics
+power        sample sizes, minimum detectable effect, runtime for planning
+"""
+
+from analytics.stats.bayes import chance_to_win
+from analytics.stats.corrections import benjamini_hochberg, holm
+from analytics.stats.effects import EffectResult
+from analytics.stats.frequentist import welch_test
+from analytics.stats.power import (
+    minimum_detectable_effect,
+    runtime_days,
+    sample_size_mean,
+    sample_size_proportion,
+)
+from analytics.stats.sequential import DEFAULT_TUNING, sequential_test
+from analytics.stats.srm import SRM_THRESHOLD, SrmResult, sample_ratio_mismatch
+from analytics.stats.sufficient import Proportion, RatioStat, SampleMean, Statistic
+
+__all__ = [
+    "DEFAULT_TUNING",
+    "SRM_THRESHOLD",
+    "EffectResult",
+    "Proportion",
+    "RatioStat",
+    "SampleMean",
+    "SrmResult",
+    "Statistic",
+    "benjamini_hochberg",
+    "chance_to_win",
+    "holm",
+    "minimum_detectable_effect",
+    "runtime_days",
+    "sample_ratio_mismatch",
+    "sample_size_mean",
+    "sample_size_proportion",
+    "sequential_test",
+    "welch_test",
+]

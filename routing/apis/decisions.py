@@ -6,6 +6,7 @@ for sync views; `RouteDecisionApi` describes the same operation to the OpenAPI s
 
 from __future__ import annotations
 
+from asgiref.sync import sync_to_async
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
@@ -15,7 +16,10 @@ from rest_framework.views import APIView
 
 from routing import wire
 from routing.calls import CallDraft, new_call_id, now_iso
-from routing.gateway import GatewayError, exposure_fields, parse_chat_body, route_live_request
+from routing.gateway import GatewayError, authenticate, exposure_fields, parse_chat_body, route_live_request
+from routing.jobs import job_create, job_payload
+from routing.models import Job
+from routing.snapshot import snapshot_cache
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -59,6 +63,8 @@ async def route_decision(request):
         return JsonResponse(wire.error_body("Use POST."), status=405, headers={"Allow": "POST"})
     try:
         data = parse_chat_body(request)
+        if data.get("execute"):
+            return JsonResponse(await _enqueue(request.headers.get("Authorization"), data), status=202)
         return JsonResponse(await _decide(request.headers.get("Authorization"), data))
     except GatewayError as exc:
         return JsonResponse(wire.error_body(exc.message, type=exc.type, param=exc.param), status=exc.status)
@@ -68,6 +74,35 @@ route_decision.cls = RouteDecisionApi
 route_decision.initkwargs = {}
 
 
+async def _enqueue(authorization: str | None, data: dict) -> dict:
+    """Route now, call later: a worker runs the call; the client polls the job or gets a webhook."""
+    routed, _, _ = await route_live_request(authorization=authorization, data=data)
+    body = {key: value for key, value in data.items() if key not in {"execute", "webhook_url", "stream"}}
+    job = await sync_to_async(job_create)(routed=routed, data=body, webhook_url=data.get("webhook_url", ""))
+    return {
+        "job_id": str(job.id),
+        "status": job.status,
+        "status_url": f"/api/v1/jobs/{job.id}",
+        **_decision_body(routed, job.call_id.hex),
+    }
+
+
+@csrf_exempt
+async def job_status(request, job_id):
+    """GET /api/v1/jobs/<id>: a job's status and result, for a key of the job's route."""
+    if request.method != "GET":
+        return JsonResponse(wire.error_body("Use GET."), status=405, headers={"Allow": "GET"})
+    try:
+        snapshot = await snapshot_cache.aget()
+        key = authenticate(snapshot, request.headers.get("Authorization"))
+        job = await sync_to_async(Job.objects.select_related("route").filter(id=job_id).first)()
+        if job is None or job.route.name not in key.route_names:
+            raise GatewayError(404, f"No job {job_id} for this key.", type="not_found_error")
+    except GatewayError as exc:
+        return JsonResponse(wire.error_body(exc.message, type=exc.type, param=exc.param), status=exc.status)
+    return JsonResponse(job_payload(job))
+
+
 async def _decide(authorization: str | None, data: dict) -> dict:
     draft = CallDraft(
         id=new_call_id(), source="route_api", started_at=now_iso(), metadata=dict(data.get("metadata") or {})
@@ -75,10 +110,14 @@ async def _decide(authorization: str | None, data: dict) -> dict:
     routed, _, _ = await route_live_request(authorization=authorization, data=data)
     draft.routed = routed
     await draft.finish_decided()
+    return _decision_body(routed, draft.id)
+
+
+def _decision_body(routed, decision_id: str) -> dict:
     decision = routed.decision
     entry = routed.snapshot.models[decision.model]
     return {
-        "decision_id": draft.id,
+        "decision_id": decision_id,
         "route": routed.route.name,
         "model": decision.model,
         "provider": entry.key.split("/", 1)[0],

@@ -1,0 +1,176 @@
+"""Asynchronous calls: `POST /api/v1/route` with `"execute": true` hands the call to a Celery worker.
+
+A job names the call row it will yield (`call_id`), so however often its task is delivered (a worker
+killed mid-task, a retry), the call is recorded once. The task claims the job with a conditional update;
+a finished job is never run again. A retryable failure is retried with backoff; the last failure, or a
+permanent one, ends the job `failed` with its error. An optional webhook, signed, reports the outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from dataclasses import dataclass
+
+import httpx
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from routing.calls import CallDraft, now_iso
+from routing.executor import ExecutionFailed, execute
+from routing.gateway import Exposure, Routed, decide, route_request_from_chat
+from routing.models import Job
+from routing.snapshot import KeyEntry, snapshot_cache
+from routing.wire import chat_request_from, completion_body
+
+RETRY_BASE_SECONDS = 2.0
+
+
+def job_create(*, routed: Routed, data: dict, webhook_url: str = "") -> Job:
+    exposure = routed.exposure.__dict__ if routed.exposure else {}
+    job = Job.objects.create(
+        id=uuid.uuid4(),
+        route_id=routed.route.id,
+        api_key_id=routed.key.id,
+        policy_version_id=routed.policy.version_id,
+        call_id=uuid.uuid4(),
+        request=data,
+        exposure=exposure,
+        user_hash=routed.user_hash,
+        webhook_url=webhook_url,
+        webhook_status="pending" if webhook_url else "",
+    )
+    from routing.tasks import job_execute_task
+
+    transaction.on_commit(lambda: job_execute_task.delay(str(job.id)))
+    return job
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    status: str
+    retry_in: float | None = None
+
+
+def _claim(job_id) -> Job | None:
+    claimed = Job.objects.filter(id=job_id, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).update(
+        status=Job.Status.RUNNING,
+        attempts=F("attempts") + 1,
+        started_at=Coalesce("started_at", timezone.now()),
+    )
+    return Job.objects.select_related("route").get(id=job_id) if claimed else None
+
+
+def _routed(job: Job):
+    snapshot = snapshot_cache.get()
+    policy = snapshot_cache.policy(job.policy_version_id)
+    route = snapshot.routes[job.route.name]
+    exposure = Exposure(**job.exposure) if job.exposure else None
+    key = KeyEntry(job.api_key_id, "", frozenset({route.name}), False)
+    return snapshot, policy, route, exposure, key
+
+
+async def _run(job: Job, final: bool, prepared: tuple):
+    """Decide and execute on the event loop; returns (completion body, None) or (None, the failure)."""
+    snapshot, policy, route, exposure, key = prepared
+    chat = chat_request_from(job.request)
+    request = route_request_from_chat(chat, dict(job.request.get("metadata") or {}))
+    decision = await decide(snapshot, route, policy, request)
+    routed = Routed(snapshot, key, route, policy, decision, job.user_hash, exposure)
+    draft = CallDraft(
+        id=job.call_id.hex,
+        source="job",
+        started_at=now_iso(),
+        routed=routed,
+        prompt=request.text,
+        metadata=dict(job.request.get("metadata") or {}),
+    )
+    try:
+        execution = await execute(snapshot, decision, chat, request)
+    except ExecutionFailed as exc:
+        if exc.error is not None and exc.error.retryable and not final:
+            return None, exc
+        await draft.finish_failed(exc, exc.kind, str(exc))
+        return None, exc
+    await draft.finish_ok(execution)
+    return completion_body(
+        call_id=draft.id, result=execution.result, extra={"model": execution.model.key}
+    ), None
+
+
+def job_execute(*, job_id, final_attempt: bool) -> JobOutcome:
+    """Run a job once more (the worker's part); safe to call for a job that is already finished."""
+    job = _claim(job_id)
+    if job is None:
+        return JobOutcome(status="already finished")
+    body, error = async_to_sync(_run)(job, final_attempt, _routed(job))
+    if body is None and error.error is not None and error.error.retryable and not final_attempt:
+        delay = error.error.retry_after or RETRY_BASE_SECONDS * 2 ** (job.attempts - 1)
+        return JobOutcome(status=Job.Status.RUNNING, retry_in=delay)
+    return _finish(job, body, error)
+
+
+def _finish(job: Job, body: dict | None, error: ExecutionFailed | None) -> JobOutcome:
+    fields = {
+        "status": Job.Status.SUCCEEDED if body else Job.Status.FAILED,
+        "finished_at": timezone.now(),
+        "result": body,
+    }
+    if error is not None and body is None:
+        fields.update(error_kind=error.kind, error_message=str(error)[:2000])
+    Job.objects.filter(id=job.id, status=Job.Status.RUNNING).update(**fields)
+    if job.webhook_url:
+        job_webhook_send(job=Job.objects.get(id=job.id))
+    return JobOutcome(status=fields["status"])
+
+
+def webhook_signature(body: bytes, timestamp: int) -> str:
+    """`t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, keyed by WEBHOOK_SIGNING_SECRET."""
+    secret = settings.WEBHOOK_SIGNING_SECRET.encode()
+    digest = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def job_payload(job: Job) -> dict:
+    error = (
+        {"kind": job.error_kind, "message": job.error_message} if job.status == Job.Status.FAILED else None
+    )
+    return {
+        "job_id": str(job.id),
+        "status": job.status,
+        "attempts": job.attempts,
+        "call_id": job.call_id.hex,
+        "result": job.result,
+        "error": error,
+        "webhook_status": job.webhook_status or None,
+        "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+
+
+def job_webhook_send(*, job: Job) -> bool:
+    body = json.dumps(job_payload(job), separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Routelab-Signature": webhook_signature(body, int(time.time())),
+    }
+    for attempt in range(3):
+        try:
+            response = httpx.post(
+                job.webhook_url, content=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT
+            )
+            if response.status_code < 300:
+                Job.objects.filter(id=job.id).update(webhook_status="sent")
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5 * 2**attempt)
+    Job.objects.filter(id=job.id).update(webhook_status="failed")
+    return False
