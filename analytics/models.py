@@ -25,13 +25,122 @@ class Score(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.ONLINE)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    rolled_up = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["call", "scorer", "version"], name="score_once_per_scorer_version")
+            models.UniqueConstraint(
+                fields=["call", "scorer", "version"], name="score_once_per_scorer_version"
+            )
         ]
-        indexes = [models.Index(fields=["scorer", "created_at"], name="score_scorer_time")]
+        indexes = [
+            models.Index(fields=["scorer", "created_at"], name="score_scorer_time"),
+            models.Index(
+                fields=["created_at"], name="score_awaiting_rollup", condition=models.Q(rolled_up=False)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.scorer}@{self.version}={self.value} on {self.call_id}"
+
+
+class UserAggregate(models.Model):
+    """One user's running totals in one experiment phase and variant: the unit of analysis.
+
+    Users, not calls, are randomised, so metrics per call are ratio metrics over users (sum over sum),
+    analysed with the delta method. Totals grow as the roll-up claims new calls; a report reads these
+    rows, one per user, and never the call table.
+    """
+
+    experiment_id = models.BigIntegerField()
+    phase = models.PositiveIntegerField()
+    variant = models.CharField(max_length=64)
+    user_hash = models.CharField(max_length=64)
+    calls = models.BigIntegerField(default=0)
+    cost = models.FloatField(default=0.0)
+    latency_ms = models.FloatField(default=0.0, help_text="Sum over successful calls.")
+    latency_calls = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    fallbacks = models.BigIntegerField(default=0)
+    first_seen = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment_id", "phase", "variant", "user_hash"], name="user_aggregate_unique"
+            )
+        ]
+
+
+class UserScoreAggregate(models.Model):
+    """One user's quality scores by one scorer in one experiment phase and variant."""
+
+    experiment_id = models.BigIntegerField()
+    phase = models.PositiveIntegerField()
+    variant = models.CharField(max_length=64)
+    user_hash = models.CharField(max_length=64)
+    scorer = models.CharField(max_length=64)
+    n = models.BigIntegerField(default=0)
+    total = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment_id", "phase", "variant", "user_hash", "scorer"], name="user_score_unique"
+            )
+        ]
+
+
+class LatencyHistogram(models.Model):
+    """Successful calls per log-spaced latency bucket: percentiles without keeping every latency."""
+
+    experiment_id = models.BigIntegerField()
+    phase = models.PositiveIntegerField()
+    variant = models.CharField(max_length=64)
+    bucket = models.PositiveSmallIntegerField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment_id", "phase", "variant", "bucket"], name="latency_histogram_unique"
+            )
+        ]
+
+
+class DailyResult(models.Model):
+    """The report's statistics as they stood at the end of a day: the cumulative-delta chart's points."""
+
+    experiment_id = models.BigIntegerField()
+    phase = models.PositiveIntegerField()
+    day = models.DateField()
+    results = models.JSONField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["day"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment_id", "phase", "day"], name="daily_result_unique")
+        ]
+
+
+class WeeklyReport(models.Model):
+    """The significance report of a running experiment, built once a week (running it twice is harmless)."""
+
+    experiment_id = models.BigIntegerField()
+    experiment_name = models.CharField(max_length=200)
+    week_start = models.DateField()
+    report = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-week_start", "experiment_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment_id", "week_start"], name="weekly_report_once_a_week")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment_name}, week of {self.week_start}"

@@ -218,3 +218,14 @@ JOB_MAX_RETRIES = env_int("JOB_MAX_RETRIES", 3, minimum=0)
 WEBHOOK_SIGNING_SECRET = (
     env_str("WEBHOOK_SIGNING_SECRET") or hashlib.sha256(f"webhook:{SECRET_KEY}".encode()).hexdigest()
 )
+
+# -- statistics and reports --------------------------------------------------------------------------------
+
+STATS_ENGINE = env_str("STATS_ENGINE", "sequential")
+if STATS_ENGINE not in {"sequential", "fixed"}:
+    raise EnvError(f"STATS_ENGINE={STATS_ENGINE!r}: use sequential (always-valid, watch daily) or fixed")
+REPORT_RECIPIENTS = env_list("REPORT_RECIPIENTS", [])
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "routelab@localhost")

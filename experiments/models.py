@@ -330,7 +330,7 @@ class Evaluation(models.Model):
 
 
 class EvaluationPoint(models.Model):
-    """One point of an evaluation's curves: a policy at one threshold, the random router, or a single model."""
+    """One point of an evaluation's curves: a policy at one threshold, the random router or a single model."""
 
     class Series(models.TextChoices):
         POLICY = "policy"

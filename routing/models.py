@@ -302,6 +302,8 @@ class Call(models.Model):
     started_at = models.DateTimeField()
     completed_at = models.DateTimeField()
     recorded_at = models.DateTimeField(auto_now_add=True)
+    # Claimed once by the analytics roll-up (a conditional update), so every call is counted exactly once.
+    rolled_up = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-started_at"]
@@ -310,6 +312,11 @@ class Call(models.Model):
             models.Index(fields=["model", "started_at"], name="call_model_time"),
             models.Index(fields=["status", "started_at"], name="call_status_time"),
             models.Index(fields=["experiment_id", "variant", "started_at"], name="call_experiment_variant"),
+            models.Index(
+                fields=["recorded_at"],
+                name="call_awaiting_rollup",
+                condition=models.Q(rolled_up=False, experiment_id__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

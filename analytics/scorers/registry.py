@@ -13,6 +13,7 @@ from analytics.scorers.formats import JsonSchema, JsonValid, Regex
 from analytics.scorers.judge import LlmJudge
 from analytics.scorers.match import ExactMatch, NormalisedMatch, TokenF1
 from analytics.scorers.numeric import NumericAnswer
+from analytics.scorers.recorded import RecordedQuality
 from analytics.scorers.similarity import EmbeddingSimilarity
 
 SCORERS: dict[str, type[Scorer]] = {
@@ -30,6 +31,7 @@ SCORERS: dict[str, type[Scorer]] = {
         EmbeddingSimilarity,
         LlmJudge,
         UserFeedback,
+        RecordedQuality,
     )
 }
 

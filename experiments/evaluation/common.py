@@ -51,9 +51,9 @@ class Progress:
             self._store()
 
     def _store(self) -> None:
-        updated = Evaluation.objects.filter(
-            id=self.evaluation_id, status=Evaluation.Status.RUNNING
-        ).update(progress_done=self.done, progress_total=self.total)
+        updated = Evaluation.objects.filter(id=self.evaluation_id, status=Evaluation.Status.RUNNING).update(
+            progress_done=self.done, progress_total=self.total
+        )
         if not updated:
             raise EvaluationAborted(f"evaluation {self.evaluation_id} is no longer running")
         self.saved = self.done

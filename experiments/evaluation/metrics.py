@@ -6,7 +6,7 @@ A router sends item i either to the weak (cheap) model or to the strong (expensi
     strong_share = (1/n) Σ strong_i
     quality      = (1/n) Σ (strong_i · strong_quality_i + (1 - strong_i) · weak_quality_i)
     cost         = (1/n) Σ (strong_i · strong_cost_i + (1 - strong_i) · weak_cost_i)
-                   a cascade calls the weak model first on every item: (1/n) Σ (weak_cost_i + strong_i · strong_cost_i)
+    cascade cost = (1/n) Σ (weak_cost_i + strong_i · strong_cost_i)   (the weak model answers every item)
 
 Sweeping the router's threshold traces quality against strong share (and against cost). RouteLLM
 (Ong et al., "RouteLLM: Learning to Route LLMs with Preference Data", 2024) summarises that curve with
@@ -34,7 +34,7 @@ DEFAULT_SWEEP_POINTS = 50
 
 @dataclass(frozen=True, slots=True)
 class CurvePoint:
-    """One routing of the dataset: its threshold (None for a baseline), strong share, mean quality and cost."""
+    """One routing of the dataset: its threshold (None for a baseline), strong share, quality and cost."""
 
     threshold: float | None
     strong_share: float
@@ -118,7 +118,8 @@ def sweep_thresholds(scores: Sequence[float], max_points: int = DEFAULT_SWEEP_PO
     """Thresholds whose sweep runs from every item strong to none (or back, with `strong_below`).
 
     Every distinct score when there are at most `max_points - 1`, else the scores at the quantiles
-    k / (max_points - 1), so the shares step evenly; then one threshold just above the largest score.
+    k / (max_points - 1) for k = 0 .. max_points - 2, so the shares step evenly; then one threshold just
+    above the largest score.
     """
     ordered = sorted(scores)
     if not ordered:
@@ -128,8 +129,8 @@ def sweep_thresholds(scores: Sequence[float], max_points: int = DEFAULT_SWEEP_PO
     distinct = list(dict.fromkeys(ordered))
     steps = max_points - 1
     if len(distinct) > steps:
-        last = len(ordered) - 1
-        distinct = list(dict.fromkeys(ordered[round(k * last / (steps - 1))] for k in range(steps)))
+        n = len(ordered)
+        distinct = list(dict.fromkeys(ordered[k * n // steps] for k in range(steps)))
     return [*distinct, math.nextafter(ordered[-1], math.inf)]
 
 
@@ -199,7 +200,7 @@ def random_router_curve(
     strong_cost: Sequence[float] | None = None,
     repeats: int = 1,
 ) -> list[CurvePoint]:
-    """RouteLLM's random router: every item draws a uniform score; at share s the round(s · n) highest go strong.
+    """RouteLLM's random router: a uniform score per item; at share s the round(s · n) highest go strong.
 
     Its expected quality at share s is q_weak + s (q_strong - q_weak), so its APGR is 0.5 up to sampling
     noise; the points average `repeats` independent draws to shrink that noise.

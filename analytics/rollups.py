@@ -1,0 +1,126 @@
+"""Roll-ups: fold new calls and scores into per-user totals, once each, so reports never scan calls.
+
+Each refresh claims a batch of calls (or scores) not yet rolled up with a conditional update
+(`SET rolled_up = true ... FOR UPDATE SKIP LOCKED ... RETURNING`) and adds them to the per-user totals
+in the same statement, so concurrent or repeated refreshes count every row exactly once, and the work
+done is proportional to what is new, whatever the size of the call table.
+"""
+
+from __future__ import annotations
+
+from django.db import connection, transaction
+
+BATCH = 50_000
+BUCKET_GROWTH = 1.05  # latency histogram buckets: [1.05^k, 1.05^(k+1)) milliseconds
+MAX_BUCKET = 400
+
+CLAIM_CALLS = f"""
+WITH claimed AS (
+    UPDATE routing_call SET rolled_up = true
+    WHERE id IN (
+        SELECT id FROM routing_call
+        WHERE NOT rolled_up AND experiment_id IS NOT NULL
+        ORDER BY recorded_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED
+    )
+    RETURNING experiment_id, phase, variant, user_hash, cost, latency_ms, status, fallbacks_used, started_at
+),
+metrics AS (SELECT * FROM claimed WHERE status IN ('ok', 'error') AND user_hash <> ''),
+users AS (
+    INSERT INTO analytics_useraggregate
+        (experiment_id, phase, variant, user_hash, calls, cost, latency_ms, latency_calls, errors, fallbacks,
+         first_seen)
+    SELECT experiment_id, phase, variant, user_hash, COUNT(*), COALESCE(SUM(cost), 0),
+           COALESCE(SUM(latency_ms) FILTER (WHERE status = 'ok'), 0),
+           COUNT(latency_ms) FILTER (WHERE status = 'ok'),
+           COUNT(*) FILTER (WHERE status = 'error'), COUNT(*) FILTER (WHERE fallbacks_used > 0),
+           MIN(started_at)
+    FROM metrics GROUP BY experiment_id, phase, variant, user_hash
+    ON CONFLICT (experiment_id, phase, variant, user_hash) DO UPDATE SET
+        calls = analytics_useraggregate.calls + EXCLUDED.calls,
+        cost = analytics_useraggregate.cost + EXCLUDED.cost,
+        latency_ms = analytics_useraggregate.latency_ms + EXCLUDED.latency_ms,
+        latency_calls = analytics_useraggregate.latency_calls + EXCLUDED.latency_calls,
+        errors = analytics_useraggregate.errors + EXCLUDED.errors,
+        fallbacks = analytics_useraggregate.fallbacks + EXCLUDED.fallbacks,
+        first_seen = LEAST(analytics_useraggregate.first_seen, EXCLUDED.first_seen)
+    RETURNING 1
+),
+histogram AS (
+    INSERT INTO analytics_latencyhistogram (experiment_id, phase, variant, bucket, count)
+    SELECT experiment_id, phase, variant,
+           LEAST({MAX_BUCKET}, GREATEST(0, FLOOR(LN(GREATEST(latency_ms, 1)) / LN({BUCKET_GROWTH}))))::int,
+           COUNT(*)
+    FROM metrics WHERE status = 'ok' AND latency_ms IS NOT NULL
+    GROUP BY 1, 2, 3, 4
+    ON CONFLICT (experiment_id, phase, variant, bucket) DO UPDATE SET
+        count = analytics_latencyhistogram.count + EXCLUDED.count
+    RETURNING 1
+)
+SELECT (SELECT COUNT(*) FROM claimed), (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM histogram)
+"""
+
+CLAIM_SCORES = """
+WITH claimed AS (
+    UPDATE analytics_score SET rolled_up = true
+    WHERE id IN (
+        SELECT id FROM analytics_score WHERE NOT rolled_up
+        ORDER BY created_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED
+    )
+    RETURNING call_id, scorer, value, status
+),
+scored AS (
+    SELECT c.experiment_id, c.phase, c.variant, c.user_hash, s.scorer, s.value
+    FROM claimed s JOIN routing_call c ON c.id = s.call_id
+    WHERE s.status = 'scored' AND s.value IS NOT NULL AND c.experiment_id IS NOT NULL AND c.user_hash <> ''
+),
+folded AS (
+    INSERT INTO analytics_userscoreaggregate (experiment_id, phase, variant, user_hash, scorer, n, total)
+    SELECT experiment_id, phase, variant, user_hash, scorer, COUNT(*), SUM(value)
+    FROM scored GROUP BY 1, 2, 3, 4, 5
+    ON CONFLICT (experiment_id, phase, variant, user_hash, scorer) DO UPDATE SET
+        n = analytics_userscoreaggregate.n + EXCLUDED.n,
+        total = analytics_userscoreaggregate.total + EXCLUDED.total
+    RETURNING 1
+)
+SELECT (SELECT COUNT(*) FROM claimed), (SELECT COUNT(*) FROM folded)
+"""
+
+
+def _claim(sql: str, batch: int) -> int:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, {"batch": batch})
+        return cursor.fetchone()[0]
+
+
+def rollups_refresh(*, batch: int = BATCH, max_batches: int = 1000) -> dict[str, int]:
+    """Fold every call and score not yet rolled up; returns how many of each were folded."""
+    folded = {"calls": 0, "scores": 0}
+    for name, sql in (("calls", CLAIM_CALLS), ("scores", CLAIM_SCORES)):
+        for _ in range(max_batches):
+            claimed = _claim(sql, batch)
+            folded[name] += claimed
+            if claimed < batch:
+                break
+    return folded
+
+
+def bucket_bounds(bucket: int) -> tuple[float, float]:
+    """The latency range in milliseconds that a histogram bucket covers."""
+    low = 0.0 if bucket == 0 else BUCKET_GROWTH**bucket
+    return low, BUCKET_GROWTH ** (bucket + 1)
+
+
+def histogram_percentile(counts: dict[int, int], q: float) -> float | None:
+    """The q-quantile of a bucketed distribution, interpolating linearly inside the bucket it falls in."""
+    total = sum(counts.values())
+    if total == 0:
+        return None
+    target = q * total
+    seen = 0
+    for bucket in sorted(counts):
+        if seen + counts[bucket] >= target:
+            low, high = bucket_bounds(bucket)
+            fraction = (target - seen) / counts[bucket]
+            return low + fraction * (high - low)
+        seen += counts[bucket]
+    return bucket_bounds(max(counts))[1]

@@ -1,0 +1,78 @@
+"""Writes of offline evaluations: create one and enqueue its run, attach a finished one to an experiment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from experiments.models import Dataset, Evaluation, Experiment
+from routing.audit import audit_record
+from routing.models import PolicyVersion
+
+MAX_POLICY_VERSIONS = 10
+
+
+def _check(*, dataset: Dataset, versions: list[PolicyVersion], mode: str) -> None:
+    if mode not in Evaluation.Mode.values:
+        raise ValidationError({"mode": f"{mode!r} is not a mode; choose recorded or live."})
+    if not versions:
+        raise ValidationError({"policy_version_ids": "Choose at least one policy version to evaluate."})
+    if len(versions) > MAX_POLICY_VERSIONS:
+        raise ValidationError(
+            {"policy_version_ids": f"Evaluate at most {MAX_POLICY_VERSIONS} policy versions at once."}
+        )
+    if mode == Evaluation.Mode.RECORDED and len(dataset.model_names) < 2:
+        raise ValidationError(
+            {
+                "dataset": f"{dataset.name} holds the answers of {len(dataset.model_names)} model(s); a "
+                "recorded evaluation compares a weak and a strong model, so it needs two."
+            }
+        )
+    if mode == Evaluation.Mode.LIVE and not dataset.items.exclude(reference="").exists():
+        raise ValidationError(
+            {"dataset": f"{dataset.name} has no reference answers; a live evaluation scores answers by them."}
+        )
+
+
+def evaluation_create(
+    *,
+    dataset: Dataset,
+    policy_versions: Iterable[PolicyVersion],
+    mode: str = Evaluation.Mode.RECORDED,
+    user=None,
+    enqueue: bool = True,
+) -> Evaluation:
+    """A queued evaluation of the policy versions on the dataset; its run is enqueued once committed."""
+    versions = list(dict.fromkeys(policy_versions))
+    _check(dataset=dataset, versions=versions, mode=mode)
+    creator = user if getattr(user, "is_authenticated", False) else None
+    with transaction.atomic():
+        evaluation = Evaluation.objects.create(dataset=dataset, mode=mode, created_by=creator)
+        evaluation.policy_versions.set(versions)
+        if enqueue:
+            from experiments.tasks import evaluation_run_task
+
+            transaction.on_commit(lambda: evaluation_run_task.delay(evaluation.id))
+    return evaluation
+
+
+@transaction.atomic
+def evaluation_attach(*, evaluation: Evaluation, experiment: Experiment, user=None) -> Evaluation:
+    """Attach a succeeded evaluation to an experiment as evidence, with an entry in its audit log."""
+    if evaluation.status != Evaluation.Status.SUCCEEDED:
+        raise ValidationError(
+            {"experiment": f"Only a succeeded evaluation can be evidence; this one is {evaluation.status}."}
+        )
+    evaluation.experiment, evaluation.attached_at = experiment, timezone.now()
+    evaluation.save(update_fields=["experiment", "attached_at"])
+    audit_record(
+        actor=user,
+        action="experiment.attach_evaluation",
+        target=experiment,
+        changes={"evaluation": evaluation.id, "dataset": evaluation.dataset.name},
+        note=f"offline evaluation #{evaluation.id} attached as evidence",
+    )
+    return evaluation

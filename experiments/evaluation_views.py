@@ -1,0 +1,159 @@
+"""Offline evaluations in the web UI (staff only): start one, follow its progress, read its curves and
+summary, download them as CSV, and attach a finished one to an experiment as evidence."""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+
+from django import forms
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_POST
+
+from experiments.evaluation import charts, selectors, services
+from experiments.models import Dataset, Evaluation, Experiment
+from routing.models import PolicyVersion
+
+LIST_LIMIT = 100
+
+
+class VersionsField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: PolicyVersion) -> str:
+        return f"{obj.policy.route.name}/{obj.label} ({obj.kind})"
+
+
+class EvaluationForm(forms.Form):
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.order_by("name"), to_field_name="name")
+    policy_version_ids = VersionsField(
+        queryset=PolicyVersion.objects.select_related("policy__route").order_by(
+            "policy__route__name", "policy__name", "-number"
+        ),
+        label="Policy versions",
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+    )
+    mode = forms.ChoiceField(choices=Evaluation.Mode.choices, initial=Evaluation.Mode.RECORDED)
+
+
+class AttachForm(forms.Form):
+    experiment = forms.ModelChoiceField(queryset=Experiment.objects.select_related("route"))
+
+
+def _apply_errors(form: forms.Form, exc: ValidationError) -> None:
+    for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+def _list_page(request, form: EvaluationForm, status: int = 200):
+    evaluations = selectors.evaluation_list()[:LIST_LIMIT]
+    return render(
+        request, "experiments/evaluation_list.html", {"evaluations": evaluations, "form": form}, status=status
+    )
+
+
+@staff_member_required
+def evaluation_list(request):
+    return _list_page(request, EvaluationForm())
+
+
+@staff_member_required
+@require_POST
+def evaluation_create(request):
+    form = EvaluationForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            evaluation = services.evaluation_create(
+                dataset=data["dataset"],
+                policy_versions=data["policy_version_ids"],
+                mode=data["mode"],
+                user=request.user,
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Evaluation #{evaluation.id} is queued; a worker will run it.")
+            return redirect("evaluations:detail", evaluation_id=evaluation.id)
+    return _list_page(request, form, status=400)
+
+
+def _figures(evaluation: Evaluation) -> dict | None:
+    if evaluation.status != Evaluation.Status.SUCCEEDED or evaluation.mode != Evaluation.Mode.RECORDED:
+        return None
+    curves = selectors.evaluation_curves(evaluation=evaluation)
+    policies = evaluation.results.get("policies", [])
+    return {
+        "share": charts.curve_figure(curves, policies, x="strong_share"),
+        "cost": charts.curve_figure(curves, policies, x="cost"),
+    }
+
+
+@staff_member_required
+def evaluation_detail(request, evaluation_id: int):
+    evaluation = get_object_or_404(selectors.evaluation_list(), id=evaluation_id)
+    context = {
+        "evaluation": evaluation,
+        "results": evaluation.results,
+        "figures": _figures(evaluation),
+        "attach_form": AttachForm(initial={"experiment": evaluation.experiment_id}),
+    }
+    return render(request, "experiments/evaluation_detail.html", context)
+
+
+@staff_member_required
+def evaluation_progress(request, evaluation_id: int):
+    evaluation = get_object_or_404(Evaluation, id=evaluation_id)
+    return JsonResponse(
+        {
+            "status": evaluation.status,
+            "done": evaluation.progress_done,
+            "total": evaluation.progress_total,
+            "progress": evaluation.progress,
+            "error": evaluation.error,
+        }
+    )
+
+
+@staff_member_required
+def evaluation_results_csv(request, evaluation_id: int):
+    evaluation = get_object_or_404(Evaluation, id=evaluation_id)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="evaluation-{evaluation.id}.csv"'
+    csv.writer(response).writerows(selectors.evaluation_csv_rows(evaluation=evaluation))
+    return response
+
+
+@staff_member_required
+@require_POST
+def evaluation_attach(request, evaluation_id: int):
+    evaluation = get_object_or_404(Evaluation.objects.select_related("dataset"), id=evaluation_id)
+    form = AttachForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose the experiment this evaluation is evidence for.")
+        return redirect("evaluations:detail", evaluation_id=evaluation.id)
+    experiment = form.cleaned_data["experiment"]
+    try:
+        services.evaluation_attach(evaluation=evaluation, experiment=experiment, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Evaluation #{evaluation.id} is attached to experiment {experiment}.")
+    return redirect("evaluations:detail", evaluation_id=evaluation.id)
+
+
+@cache
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+@staff_member_required
+@cache_control(private=True, max_age=86400)
+def plotly_js(request):
+    """plotly.js from the installed plotly package, so the charts work offline (no CDN)."""
+    return HttpResponse(_plotly_js(), content_type="application/javascript; charset=utf-8")

@@ -1,0 +1,15 @@
+"""Celery tasks of the experiments app: thin, they take ids and call a service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=1800, time_limit=1900)
+def evaluation_run_task(evaluation_id: int) -> str:
+    """Run one offline evaluation. The run claims the row (queued -> running) with a conditional update, so a
+    duplicate delivery does nothing; every failure ends the evaluation `failed` with its error."""
+    from experiments.evaluation.runner import evaluation_run
+
+    evaluation = evaluation_run(evaluation_id=evaluation_id)
+    return evaluation.status if evaluation is not None else "not claimed"

@@ -1,0 +1,115 @@
+"""Roll-ups and the significance report: every call counted once, the report read from roll-ups alone."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from analytics.models import UserAggregate
+from analytics.reports import experiment_report
+from analytics.rollups import histogram_percentile, rollups_refresh
+from analytics.stats import RatioStat, sequential_test
+from routing.models import Call
+from tests.analytics.conftest import make_calls
+
+pytestmark = pytest.mark.django_db
+COSTS = {"control": 0.02, "treatment": 0.006}
+SAME_QUALITY = {"control": 0.8, "treatment": 0.8}
+
+
+def _row(report, key):
+    return next(row for row in report.rows if row.key == key)
+
+
+def test_every_call_and_score_is_rolled_up_exactly_once(running_experiment):
+    calls = make_calls(running_experiment, users=120, calls_per_user=3, costs=COSTS, quality=SAME_QUALITY)
+    folded = rollups_refresh()
+    assert folded["calls"] == len(calls)
+    assert folded["scores"] == sum(c.status == "ok" for c in calls)
+    assert rollups_refresh() == {"calls": 0, "scores": 0}
+    assert sum(UserAggregate.objects.values_list("calls", flat=True)) == len(calls)
+    assert not Call.objects.filter(rolled_up=False).exists()
+
+
+def test_the_cost_cut_is_significant_and_the_quality_change_is_not(running_experiment):
+    make_calls(running_experiment, users=400, calls_per_user=3, costs=COSTS, quality=SAME_QUALITY)
+    rollups_refresh()
+    report = experiment_report(experiment=running_experiment)
+    cost, quality = _row(report, "cost"), _row(report, "quality:recorded_quality")
+    assert cost.significant and cost.direction == "better"
+    assert cost.relative.estimate == pytest.approx(-0.7, abs=0.05)
+    assert not quality.significant and quality.guardrail == "pass"
+    assert quality.absolute.ci_low < 0 < quality.absolute.ci_high
+    assert re.match(r"treatment cuts cost per call by (6[5-9]|7[0-5])% \[\d+%, \d+%\]", report.verdict[0])
+    assert (
+        "the quality (recorded_quality) change" in report.verdict[0]
+        and "is not significant" in report.verdict[0]
+    )
+
+
+def test_the_report_matches_the_engine_on_per_user_sums_taken_from_the_calls(running_experiment):
+    make_calls(running_experiment, users=200, calls_per_user=2, costs=COSTS, quality=SAME_QUALITY)
+    rollups_refresh()
+    per_user: dict[tuple, list[float]] = {}
+    for variant, user, cost in Call.objects.filter(status__in=["ok", "error"]).values_list(
+        "variant", "user_hash", "cost"
+    ):
+        totals = per_user.setdefault((variant, user), [0.0, 0])
+        totals[0] += float(cost)
+        totals[1] += 1
+    stat = {
+        v: RatioStat.from_values([tuple(t) for (var, _), t in per_user.items() if var == v])
+        for v in ("control", "treatment")
+    }
+    expected = sequential_test(stat["control"], stat["treatment"], alpha=0.05, relative=True)
+    row = _row(experiment_report(experiment=running_experiment), "cost")
+    assert row.relative.estimate == pytest.approx(expected.estimate, rel=1e-9)
+    assert row.relative.ci_low == pytest.approx(expected.ci_low, rel=1e-9)
+
+
+def test_building_the_report_never_reads_the_call_table(running_experiment):
+    make_calls(running_experiment, users=50, calls_per_user=2, costs=COSTS, quality=SAME_QUALITY)
+    rollups_refresh()
+    with CaptureQueriesContext(connection) as queries:
+        experiment_report(experiment=running_experiment)
+    assert queries.captured_queries
+    assert not [q for q in queries.captured_queries if "routing_call" in q["sql"]]
+
+
+def test_a_lopsided_split_is_flagged_as_a_sample_ratio_mismatch(running_experiment):
+    make_calls(
+        running_experiment,
+        users=600,
+        calls_per_user=1,
+        costs=COSTS,
+        quality=SAME_QUALITY,
+        weights=(0.65, 0.35),
+    )
+    rollups_refresh()
+    report = experiment_report(experiment=running_experiment)
+    assert report.srm_mismatch and report.srm_p_value < 0.001
+    assert any("Sample ratio mismatch" in line for line in report.verdict)
+
+
+def test_a_quality_drop_fails_the_guardrail(running_experiment):
+    make_calls(
+        running_experiment,
+        users=400,
+        calls_per_user=2,
+        costs=COSTS,
+        quality={"control": 0.85, "treatment": 0.6},
+    )
+    rollups_refresh()
+    report = experiment_report(experiment=running_experiment)
+    quality = _row(report, "quality:recorded_quality")
+    assert quality.guardrail == "fail" and quality.direction == "worse"
+    assert any("fails its guardrails" in line for line in report.verdict)
+
+
+def test_latency_percentiles_come_from_the_histogram():
+    counts = {0: 10, 20: 80, 40: 10}  # 10 under 1.05 ms, 80 near 2.65 ms, 10 near 7 ms
+    p50 = histogram_percentile(counts, 0.5)
+    assert 1.05**20 <= p50 <= 1.05**21
+    assert histogram_percentile(counts, 0.99) >= 1.05**40
+    assert histogram_percentile({}, 0.5) is None
