@@ -72,6 +72,9 @@ class UserAggregate(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"user {self.user_hash[:12]} in {self.variant} of experiment {self.experiment_id}"
+
 
 class UserScoreAggregate(models.Model):
     """One user's quality scores by one scorer in one experiment phase and variant."""
@@ -91,6 +94,9 @@ class UserScoreAggregate(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.scorer} of user {self.user_hash[:12]} in {self.variant}"
+
 
 class LatencyHistogram(models.Model):
     """Successful calls per log-spaced latency bucket: percentiles without keeping every latency."""
@@ -108,6 +114,9 @@ class LatencyHistogram(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"bucket {self.bucket} of {self.variant}: {self.count}"
+
 
 class DailyResult(models.Model):
     """The report's statistics as they stood at the end of a day: the cumulative-delta chart's points."""
@@ -123,6 +132,9 @@ class DailyResult(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["experiment_id", "phase", "day"], name="daily_result_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"experiment {self.experiment_id} phase {self.phase} on {self.day}"
 
 
 class WeeklyReport(models.Model):

@@ -229,6 +229,14 @@ def _describe(row: MetricRow) -> str:
     else:
         change = f"{_percent(rel.estimate)} [{_percent(rel.ci_low)}, {_percent(rel.ci_high)}]"
     if not row.significant:
+        interval = row.absolute
+        if (
+            interval.ci_low > 0 or interval.ci_high < 0
+        ):  # the raw interval excludes 0, the corrected p does not
+            return (
+                f"the {row.label} change, {change}, is not significant once corrected for the "
+                f"other metrics (p = {row.p_adjusted:.3f})"
+            )
         return f"the {row.label} change, {change}, is not significant"
     if row.unit != "score" and row.direction == "better" and rel.estimate < 0:
         cut = f"{-rel.estimate * 100:.0f}% [{-rel.ci_high * 100:.0f}%, {-rel.ci_low * 100:.0f}%]"

@@ -10,9 +10,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("routes/", include("routing.web_urls")),
     path("experiments/", include("experiments.web_urls")),
+    path("dashboard/", include("analytics.web_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("routing.urls")),
     path("api/v1/", include("experiments.urls")),
+    path("api/v1/", include("analytics.report_urls")),
     path("v1/chat/completions", chat_completions, name="chat-completions"),
 ]

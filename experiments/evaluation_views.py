@@ -15,11 +15,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
-from experiments.evaluation import charts, selectors, services
+from experiments.evaluation import charts, display, selectors, services
 from experiments.models import Dataset, Evaluation, Experiment
 from routing.models import PolicyVersion
 
 LIST_LIMIT = 100
+NOTE = (("note", "note"),)
 
 
 class VersionsField(forms.ModelMultipleChoiceField):
@@ -92,12 +93,25 @@ def _figures(evaluation: Evaluation) -> dict | None:
     }
 
 
+def _tables(evaluation: Evaluation) -> dict[str, list[list[str]]]:
+    results = evaluation.results
+    if evaluation.status != Evaluation.Status.SUCCEEDED:
+        return {}
+    if results.get("mode") == Evaluation.Mode.LIVE:
+        return {"summary": display.table(display.live_rows(results), display.LIVE_COLUMNS + NOTE)}
+    return {
+        "summary": display.table(display.recorded_rows(results), display.RECORDED_COLUMNS + NOTE),
+        "without_excluded": display.table(display.without_excluded_rows(results), display.RECORDED_COLUMNS),
+    }
+
+
 @staff_member_required
 def evaluation_detail(request, evaluation_id: int):
     evaluation = get_object_or_404(selectors.evaluation_list(), id=evaluation_id)
     context = {
         "evaluation": evaluation,
         "results": evaluation.results,
+        "tables": _tables(evaluation),
         "figures": _figures(evaluation),
         "attach_form": AttachForm(initial={"experiment": evaluation.experiment_id}),
     }

@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import redis
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -30,6 +31,9 @@ STREAM = "routelab:calls"
 DEAD_LETTERS = "routelab:calls:dead"
 GROUP = "recorder"
 CONSUMER = "flusher"
+SCORE_TASK = "analytics.tasks.score_calls_task"
+SCORE_BATCH = 50
+SCORE_TASK_EXPIRES = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,24 @@ def _store(calls: list[Call]) -> None:
     with transaction.atomic():
         Call.objects.bulk_create(calls, ignore_conflicts=True)
         _touch_keys(calls)
+        _score_on_commit(calls)
+
+
+def _score_on_commit(calls: list[Call]) -> None:
+    """Once the calls are committed, have a worker score the answered ones (decided-only calls have none).
+
+    The task is sent by name so routing never imports analytics. Scoring is idempotent, so a record
+    stored twice (redelivered) is harmlessly scored twice; a failure to enqueue fails the flush, which
+    leaves the records waiting and tries again.
+    """
+    ids = [str(call.id) for call in calls if call.status == Call.Status.OK and call.source != "route_api"]
+    for start in range(0, len(ids), SCORE_BATCH):
+        chunk = ids[start : start + SCORE_BATCH]
+        transaction.on_commit(lambda chunk=chunk: _send_scoring(chunk))
+
+
+def _send_scoring(call_ids: list[str]) -> None:
+    current_app.send_task(SCORE_TASK, args=[call_ids], expires=SCORE_TASK_EXPIRES)
 
 
 def _touch_keys(calls: list[Call]) -> None:

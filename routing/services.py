@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from analytics.scoring_config import ScoringConfigError, scoring_validate
 from routing.audit import audit_record
 from routing.keys import KEY_PREFIX, hash_api_key
 from routing.models import ApiKey, Model, PolicyVersion, Provider, Route, RoutingPolicy
@@ -102,6 +103,19 @@ def _invalidate_on_commit() -> None:
     transaction.on_commit(routing_cache_invalidate)
 
 
+def _scoring_validate(scoring: Any) -> None:
+    """A route's scoring settings, checked by analytics (the format is documented there)."""
+    try:
+        scoring_validate(scoring, model_enabled=_model_enabled)
+    except ScoringConfigError as exc:
+        raise ValidationError({"scoring": str(exc)}) from exc
+
+
+def _model_enabled(key: str) -> bool:
+    provider, _, model_id = key.partition("/")
+    return Model.objects.filter(provider__name=provider, model_id=model_id, enabled=True).exists()
+
+
 def policy_spec_validate(*, spec: Any) -> Policy:
     """Compile a spec and check every model it names is registered and enabled; errors name the path."""
     if not isinstance(spec, dict):
@@ -127,6 +141,7 @@ def route_create(
         scoring=scoring or {},
         enabled=enabled,
     )
+    _scoring_validate(route.scoring)
     route.full_clean()
     route.save()
     audit_record(actor=user, action="route.create", target=route)
@@ -139,6 +154,8 @@ def route_update(*, route: Route, user=None, **fields: Any) -> Route:
     changes = {name: [str(getattr(route, name)), str(value)] for name, value in fields.items()}
     for name, value in fields.items():
         setattr(route, name, value)
+    if "scoring" in fields:
+        _scoring_validate(route.scoring)
     route.full_clean()
     route.save()
     audit_record(actor=user, action="route.update", target=route, changes=changes)

@@ -74,8 +74,8 @@ def curve_figure(curves: Sequence[dict], policies: Sequence[dict], *, x: str = "
         "layout": {
             "xaxis": AXES[x],
             "yaxis": {"title": {"text": "mean quality"}},
-            "legend": {"orientation": "h", "y": -0.2},
+            "legend": {"orientation": "h", "y": -0.3},
             "margin": {"t": 30, "r": 20},
-            "height": 460,
+            "height": 500,
         },
     }

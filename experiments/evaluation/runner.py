@@ -10,17 +10,13 @@ weak model is the one with the lower mean quality. For each policy version:
   an item to the strong model when confidence < threshold, paying both calls when it does.
 
 Every item counts, contaminated prompts included, as in RouteLLM's published accuracies; the figures
-without the excluded items follow under `without_excluded`. An item costs estimate_tokens(prompt) x input
-price + estimate_tokens(answer) x output price of the model that answers it. Prices come from the
-registry's model whose model id is the recorded model name (preferring a replay provider of this
-dataset), else from RouteLLM's published prices; the results say which.
+without the excluded items follow under `without_excluded`. Costs and prices: see `replay`.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,10 +35,10 @@ from experiments.evaluation.common import (
     version_label,
 )
 from experiments.evaluation.metrics import CurvePoint
-from experiments.models import Dataset, Evaluation, EvaluationPoint, RecordedAnswer
-from routing.models import Model, PolicyVersion, Provider
+from experiments.evaluation.replay import Replay, Row, replay_load
+from experiments.models import Evaluation, EvaluationPoint
+from routing.models import PolicyVersion
 from routing.policies import (
-    Candidate,
     Policy,
     PolicyError,
     RouteRequest,
@@ -57,13 +53,6 @@ logger = logging.getLogger(__name__)
 RANDOM_SHARES = tuple(k / 20 for k in range(21))
 RANDOM_REPEATS = 10
 RANDOM_SEED = 0
-# RouteLLM's prices (USD per million input and output tokens) for the two models of its evaluation data.
-ROUTELLM_PRICES = {
-    "mistralai/Mixtral-8x7B-Instruct-v0.1": (0.24, 0.24),
-    "gpt-4-1106-preview": (10.0, 30.0),
-}
-DEFAULT_CONTEXT_WINDOW = 128_000
-DEFAULT_MAX_OUTPUT_TOKENS = 4096
 
 
 # -- the run -------------------------------------------------------------------------------------------------
@@ -117,171 +106,6 @@ def _finish(evaluation_id: int, *, status: str, outcome: Outcome | None = None, 
     if updated and outcome is not None:
         EvaluationPoint.objects.filter(evaluation_id=evaluation_id).delete()
         EvaluationPoint.objects.bulk_create(outcome.points)
-
-
-# -- the dataset's rows and the two models -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PricedModel:
-    """One of the two recorded models, with the prices and limits its items are costed and decided with."""
-
-    name: str
-    key: str
-    tier: str
-    input_price: float
-    output_price: float
-    price_source: str
-    context_window: int = DEFAULT_CONTEXT_WINDOW
-    max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
-
-    def cost(self, prompt: str, answer: str) -> float:
-        """USD: estimated prompt tokens at the input price, estimated answer tokens at the output price."""
-        return (
-            estimate_tokens(prompt) * self.input_price + estimate_tokens(answer) * self.output_price
-        ) / 1e6
-
-    @property
-    def candidate(self) -> Candidate:
-        return Candidate(
-            self.key,
-            self.tier,
-            self.input_price,
-            self.output_price,
-            self.context_window,
-            self.max_output_tokens,
-        )
-
-    def describe(self) -> dict:
-        return {
-            "name": self.name,
-            "key": self.key,
-            "input_price_per_mtok": self.input_price,
-            "output_price_per_mtok": self.output_price,
-            "price_source": self.price_source,
-        }
-
-
-@dataclass(frozen=True)
-class Row:
-    prompt: str
-    excluded: bool
-    weak_quality: float
-    strong_quality: float
-    weak_answer: str
-    weak_cost: float
-    strong_cost: float
-
-
-@dataclass(frozen=True)
-class Replay:
-    """A dataset ready to replay: the items that hold both models' qualities, the two models, and notes."""
-
-    rows: tuple[Row, ...]
-    weak: PricedModel
-    strong: PricedModel
-    notes: tuple[str, ...] = ()
-
-
-Answers = dict[str, tuple[str, float | None]]  # model name -> (answer, quality)
-
-
-def replay_load(dataset: Dataset) -> Replay:
-    items = _items(dataset)
-    weak_name, strong_name, notes = _pair(items, dataset.name)
-    weak, weak_note = _priced(weak_name, dataset.name, Model.Tier.CHEAP)
-    strong, strong_note = _priced(strong_name, dataset.name, Model.Tier.PREMIUM)
-    rows = tuple(
-        _row(prompt, excluded, answers, weak, strong)
-        for prompt, excluded, answers in items
-        if _quality(answers, weak_name) is not None and _quality(answers, strong_name) is not None
-    )
-    if len(rows) < len(items):
-        notes.append(
-            f"{len(items) - len(rows)} items lack a quality of one of the two models and are left out."
-        )
-    return Replay(rows, weak, strong, tuple(notes + [note for note in (weak_note, strong_note) if note]))
-
-
-def _items(dataset: Dataset) -> list[tuple[str, bool, Answers]]:
-    """(prompt, excluded, answers) per item, in the dataset's order."""
-    rows = (
-        RecordedAnswer.objects.filter(item__dataset=dataset)
-        .order_by("item__position", "model_name")
-        .values_list("item_id", "item__prompt", "item__excluded", "model_name", "answer", "quality")
-    )
-    items: dict[int, tuple[str, bool, Answers]] = {}
-    for item_id, prompt, excluded, model, answer, quality in rows.iterator(chunk_size=2000):
-        items.setdefault(item_id, (prompt, excluded, {}))[2][model] = (answer, quality)
-    return list(items.values())
-
-
-def _quality(answers: Answers, model: str) -> float | None:
-    return answers.get(model, ("", None))[1]
-
-
-def _pair(items: list[tuple[str, bool, Answers]], dataset_name: str) -> tuple[str, str, list[str]]:
-    """The weak and the strong model (lowest and highest mean quality), and a note when there are more."""
-    qualities: dict[str, list[float]] = defaultdict(list)
-    for _, _, answers in items:
-        for model, (_, quality) in answers.items():
-            if quality is not None:
-                qualities[model].append(quality)
-    if len(qualities) < 2:
-        raise EvaluationError(
-            f"Dataset {dataset_name!r} needs the recorded quality of two models to compare a weak and a "
-            f"strong one; it has {len(qualities)} ({', '.join(qualities) or 'none'})."
-        )
-    ranked = sorted(qualities, key=lambda model: (sum(qualities[model]) / len(qualities[model]), model))
-    notes = []
-    if len(ranked) > 2:
-        notes.append(
-            f"The dataset holds {len(ranked)} models; evaluated {ranked[0]} (weakest) against {ranked[-1]}."
-        )
-    return ranked[0], ranked[-1], notes
-
-
-def _registry_model(name: str, dataset_name: str) -> Model | None:
-    models = Model.objects.select_related("provider").filter(
-        model_id=name, provider__kind=Provider.Kind.REPLAY
-    )
-    ranked = sorted(
-        models, key=lambda m: ((m.provider.options or {}).get("dataset") != dataset_name, not m.enabled, m.id)
-    )
-    return ranked[0] if ranked else None
-
-
-def _priced(name: str, dataset_name: str, tier: str) -> tuple[PricedModel, str | None]:
-    """The model priced from the registry, else from RouteLLM's figures, else at 0 (with a note saying so)."""
-    model = _registry_model(name, dataset_name)
-    if model is not None:
-        prices = (float(model.input_price_per_mtok), float(model.output_price_per_mtok))
-        limits = (model.context_window, model.max_output_tokens)
-        return PricedModel(name, model.key, model.tier, *prices, f"registry model {model.key}", *limits), None
-    key = f"replay/{name}"
-    if name in ROUTELLM_PRICES:
-        input_price, output_price = ROUTELLM_PRICES[name]
-        note = (
-            f"{name} is not in the model registry (a replay provider's model with this model id): priced at "
-            f"RouteLLM's ${input_price:g} / ${output_price:g} per million input / output tokens."
-        )
-        return PricedModel(name, key, tier, input_price, output_price, "RouteLLM's published price"), note
-    note = f"{name} is neither in the model registry nor one of RouteLLM's models: its calls cost 0."
-    return PricedModel(name, key, tier, 0.0, 0.0, "unknown"), note
-
-
-def _row(prompt: str, excluded: bool, answers: Answers, weak: PricedModel, strong: PricedModel) -> Row:
-    weak_answer, weak_quality = answers[weak.name]
-    strong_answer, strong_quality = answers[strong.name]
-    return Row(
-        prompt,
-        excluded,
-        weak_quality,
-        strong_quality,
-        weak_answer,
-        weak.cost(prompt, weak_answer),
-        strong.cost(prompt, strong_answer),
-    )
 
 
 # -- what each policy does on each row -----------------------------------------------------------------------
@@ -487,11 +311,15 @@ def _without_excluded(replay: Replay, traces: list[tuple[PolicyVersion, Trace | 
         return None
     columns = Columns.of([replay.rows[index] for index in kept])
     weak, strong = columns.single_models()
-    policies = {
-        version_label(version): policy_figures(trace.subset(kept), columns)[0]
+    policies = [  # a list: jsonb does not keep the keys of an object in order
+        {
+            "label": version_label(version),
+            "kind": version.kind,
+            **policy_figures(trace.subset(kept), columns)[0],
+        }
         for version, trace in traces
         if isinstance(trace, Trace)
-    }
+    ]
     random_apgr = curve_figures(random_curve(columns), weak.quality, strong.quality)["apgr"]
     return {
         "items": len(kept),

@@ -17,6 +17,7 @@ def test_every_scorer_of_the_issue_is_registered_under_its_own_name():
         "embedding_similarity",
         "llm_judge",
         "user_feedback",
+        "recorded_quality",
     }
     assert all(cls.name == name and cls.version for name, cls in SCORERS.items())
 

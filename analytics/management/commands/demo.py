@@ -1,42 +1,27 @@
-"""`manage.py demo`: the whole routelab story on the embedded default, end to end."""
+"""`manage.py demo`: the whole routelab story on the embedded default, end to end.
+
+Simulated models at real prices; calls through both adapters; then an experiment on the `support-bot`
+route, all-premium (control) against complexity routing (treatment); a few thousand simulated users
+through the OpenAI-compatible endpoint; a real Celery worker scoring the answers; the significance
+report; and the web UI with its dashboard.
+"""
 
 from __future__ import annotations
 
 import secrets
-from decimal import Decimal
 
-import httpx
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 
+from analytics import demo
 from config.asgi import application
 from routing import services
-from routing.models import Model, Provider, Route
+from routing.models import Provider
 from routing.providers.base import ChatRequest, ProviderError, StreamDelta
-from routing.recorder import calls_flush
 from routing.serving import serve_in_thread
 from routing.simulator.server import run_in_thread
 
-ROUTED_PROMPTS = (
-    "What is the capital of France?",
-    "How many days are in a leap year?",
-    "Translate 'good morning' into Spanish.",
-    "Summarise the plot of Romeo and Juliet in two sentences.",
-    "Compare and contrast optimistic and pessimistic locking, with the trade-offs of each in depth.",
-    "Why does this raise?\n```python\nitems = [1, 2, 3]\nprint(items[3])\n```",
-    "Prove that there are infinitely many primes, step by step.",
-    "What is 17 times 23?",
-)
-COMPLEXITY_SPEC = {
-    "kind": "complexity",
-    "tiers": {
-        "simple": ["simulator/gpt-4o-mini"],
-        "moderate": ["simulator/gpt-4o"],
-        "complex": ["simulator/claude-opus-4-1"],
-    },
-}
 PROMPTS = (
     "What is the capital of France?",
     "Explain the difference between a process and a thread, with an example of when to prefer each.",
@@ -45,13 +30,15 @@ PROMPTS = (
 
 
 class Command(BaseCommand):
-    help = "Run the routelab demo: migrate, seed simulated models, call them, and serve the web UI."
+    help = "Run the routelab demo: an experiment on simulated models, its significance report, and the UI."
 
     def add_arguments(self, parser):
-        parser.add_argument("--no-serve", dest="serve", action="store_false", help="exit after the calls")
+        parser.add_argument("--no-serve", dest="serve", action="store_false", help="exit after the report")
         parser.add_argument("--port", type=int, default=8000, help="port of the web UI (default 8000)")
         parser.add_argument("--seed", type=int, default=42, help="the simulator's seed")
-        parser.add_argument("--time-scale", type=float, default=0.2, help="simulated latency multiplier")
+        parser.add_argument("--time-scale", type=float, default=0.05, help="simulated latency multiplier")
+        parser.add_argument("--users", type=int, default=2000, help="simulated users in the experiment")
+        parser.add_argument("--requests-per-user", type=int, default=2)
 
     def handle(self, *args, serve: bool, port: int, seed: int, time_scale: float, **options):
         self._say("Migrating the database")
@@ -62,13 +49,45 @@ class Command(BaseCommand):
             anthropic = self._seed_anthropic_view(simulator.url, models[-1])
             self._print_calls(models)
             self._print_stream(anthropic)
-            key = self._seed_route()
-            with serve_in_thread(application, port=port) as web:
-                self._print_routed(web.url, key)
-                self._say(f"{calls_flush()} call records moved from Redis to PostgreSQL")
-                if serve:
-                    self._announce(web.url, key)
-                    web.wait()
+            users = options["users"]
+            experiment, key = demo.experiment_setup(min_sample=max(users // 4, 1))
+            worker = demo.worker_start()
+            try:
+                with serve_in_thread(application, port=port) as web:
+                    self._run_experiment(experiment, web.url, key, users, options["requests_per_user"], seed)
+                    if serve:
+                        self._announce(web.url, key, experiment)
+                        web.wait()
+            finally:
+                worker.terminate()
+                worker.wait(30)
+
+    def _run_experiment(self, experiment, url: str, key: str, users: int, per_user: int, seed: int) -> None:
+        self._say(
+            f"Experiment {experiment.name} on route {experiment.route.name}: all-premium (control) "
+            "against complexity routing (treatment), 50/50"
+        )
+        total = users * per_user
+        self.stdout.write(
+            f"  {users} simulated users send {total} requests through {url}/v1/chat/completions"
+        )
+        summary = demo.traffic(url=url, key=key, users=users, requests_per_user=per_user, seed=seed)
+        self.stdout.write(
+            f"  {summary.requests} requests in {summary.seconds:.1f} s; statuses "
+            + ", ".join(f"{k}: {v}" for k, v in summary.statuses.items())
+        )
+        self.stdout.write("  served by " + ", ".join(f"{m} {n}" for m, n in summary.models.most_common()))
+        self._say("Celery worker scoring the answers")
+        scored, ok = demo.scoring_wait(experiment, timeout=300, progress=self._progress)
+        self.stdout.write(f"\n  {scored} of {ok} successful calls scored")
+        self._say("Significance report")
+        self.stdout.write(demo.report(experiment))
+
+    def _progress(self, done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / total) if total else width
+        self.stdout.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", ending="")
+        self.stdout.flush()
 
     def _seed_anthropic_view(self, url: str, premium):
         """The same simulator, registered a second time as an Anthropic-format provider."""
@@ -128,37 +147,6 @@ class Command(BaseCommand):
                     f"finished ({event.finish_reason}) after {event.latency_ms:.0f} ms"
                 )
 
-    def _seed_route(self) -> str:
-        route, _ = Route.objects.get_or_create(name="support-bot", defaults={"daily_budget_usd": 50})
-        policy = route.policies.filter(name="by-complexity").first()
-        if policy is None:
-            services.policy_create(route=route, name="by-complexity", spec=COMPLEXITY_SPEC)
-        _, key = services.api_key_create(name=f"demo {timezone.now():%Y-%m-%d %H:%M}", routes=[route])
-        return key
-
-    def _print_routed(self, url: str, key: str) -> None:
-        self._say(f"Routing through routelab's OpenAI-compatible endpoint {url}/v1/chat/completions")
-        premium = Model.objects.get(model_id="claude-opus-4-1", provider__name="simulator").price
-        total, at_premium = Decimal(0), Decimal(0)
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
-            for prompt in ROUTED_PROMPTS:
-                body = {"model": "route:support-bot", "messages": [{"role": "user", "content": prompt}]}
-                response = client.post("/v1/chat/completions", json=body)
-                answer = response.json()
-                if response.status_code != 200:
-                    self.stdout.write(f"  failed {response.status_code}: {answer['error']['message']}")
-                    continue
-                usage, info = answer["usage"], answer["routelab"]
-                total += Decimal(info["cost_usd"])
-                at_premium += premium.cost(usage["prompt_tokens"], usage["completion_tokens"])
-                short = " ".join(prompt.split())[:58]
-                self.stdout.write(f"  {info['model']:<28} ${Decimal(info['cost_usd']):.6f}  {short}")
-        saved = (1 - total / at_premium) * 100 if at_premium else 0
-        self.stdout.write(
-            f"  routed cost ${total:.6f}; the same tokens at premium prices ${at_premium:.6f} "
-            f"({saved:.0f}% less)"
-        )
-
     def _admin_login(self) -> tuple[str, str]:
         password = secrets.token_urlsafe(12)
         user, _ = get_user_model().objects.get_or_create(
@@ -169,15 +157,14 @@ class Command(BaseCommand):
         user.save()
         return "admin", password
 
-    def _announce(self, url: str, key: str) -> None:
+    def _announce(self, url: str, key: str, experiment) -> None:
         username, password = self._admin_login()
-        self._say(f"Web UI: {url}/routes/  login {username} / {password}")
-        self.stdout.write(f"  API docs: {url}/api/docs/")
-        self.stdout.write(f"  OpenAI-compatible base URL: {url}/v1  with api_key={key}")
+        self._say(f"Web UI: {url}/dashboard/experiments/{experiment.id}/  login {username} / {password}")
         self.stdout.write(
-            "  Call records reach PostgreSQL when a worker runs `celery -A config beat` + `worker`,"
+            f"  experiments: {url}/experiments/   routes: {url}/routes/   API docs: {url}/api/docs/"
         )
-        self.stdout.write("  or `manage.py flush_calls --loop`. Ctrl-C stops the demo.")
+        self.stdout.write(f"  OpenAI-compatible base URL: {url}/v1  with api_key={key}")
+        self.stdout.write("  Ctrl-C stops the demo.")
 
     def _say(self, text: str) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING(f"\n== {text}"))

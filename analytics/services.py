@@ -1,0 +1,167 @@
+"""Writes of the analytics app: quality scores of calls, by scorers in workers and by users' feedback."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from analytics.judge_cache import judge_cache
+from analytics.models import Score
+from analytics.scorers import SCORERS, ScoreInput, Scorer, scorer_build
+from analytics.scorers import Score as Verdict
+from analytics.scorers.feedback import UserFeedback
+from analytics.scoring_config import JUDGE, JudgeSettings, ScoringConfigError, scoring_settings
+from routing.models import Call, Model
+from routing.providers.base import ChatRequest
+from routing.services import model_complete
+
+logger = logging.getLogger(__name__)
+DETAIL_CHARS = Score._meta.get_field("detail").max_length
+VERSION_CHARS = Score._meta.get_field("version").max_length
+JUDGE_MAX_TOKENS = 400
+FEEDBACK_KINDS = {"thumbs": "thumbs", "rating": "stars"}
+
+
+def call_score(*, call_id) -> list[Score]:
+    """Score one call as its route's scoring settings say; returns the Score rows this run wrote.
+
+    Only calls that ended "ok" are scored. Running it again (a redelivered task) writes nothing twice:
+    a (scorer, version) the call already has is skipped, and rows are written with get_or_create.
+    A scorer that raises is recorded as a failed Score; the others still run.
+    """
+    call = Call.objects.select_related("route").filter(id=call_id, status=Call.Status.OK).first()
+    if call is None:
+        return []
+    done = set(call.scores.values_list("scorer", "version"))
+    pending = [s for s in _scorers_for(call) if (s.name, stored_version(s.version)) not in done]
+    if not pending:
+        return []
+    input = score_input(call)
+    rows = [_store(call, _verdict(scorer, input)) for scorer in pending]
+    return [row for row in rows if row is not None]
+
+
+def stored_version(version: str) -> str:
+    """A scorer's version as Score rows keep it: whole when it fits the column, else cut with a hash.
+
+    The judge's version carries its rubric's ("1+helpful-correct-1"), which can outgrow the column.
+    """
+    if len(version) <= VERSION_CHARS:
+        return version
+    return f"{version[: VERSION_CHARS - 9]}~{hashlib.sha256(version.encode()).hexdigest()[:8]}"
+
+
+def score_input(call: Call) -> ScoreInput:
+    metadata = call.metadata if isinstance(call.metadata, dict) else {}
+    return ScoreInput(
+        prompt=call.prompt,
+        answer=call.answer,
+        reference=metadata.get("reference"),
+        metadata={"provider_quality": call.provider_quality},
+    )
+
+
+def _scorers_for(call: Call) -> list[Scorer]:
+    try:
+        settings = scoring_settings(call.route.scoring if call.route else None)
+    except ScoringConfigError as exc:
+        logger.error("call %s: route %s has bad scoring settings: %s", call.id, call.route, exc)
+        return []
+    scorers = [_build(name, settings.options.get(name, {})) for name in settings.scorers]
+    if settings.judge is not None and settings.judge.samples(call.id.hex):
+        scorers.append(_judge(settings.judge))
+    return scorers
+
+
+def _build(name: str, options: dict[str, Any]) -> Scorer:
+    try:
+        return scorer_build(name, **options)
+    except ValueError as exc:  # settings stored before they were validated, or a scorer changed since
+        return Misconfigured(name, SCORERS[name].version, str(exc))
+
+
+def _judge(settings: JudgeSettings) -> Scorer:
+    provider, _, model_id = settings.model.partition("/")
+    model = (
+        Model.objects.select_related("provider")
+        .filter(provider__name=provider, model_id=model_id, enabled=True)
+        .first()
+    )
+    options = {"judge": settings.model, "rubric": settings.rubric, "rubric_version": settings.rubric_version}
+    complete = _completer(model) if model is not None else _unavailable(settings.model)
+    return _build(JUDGE, {"complete": complete, "cache": judge_cache, **options})
+
+
+def _completer(model: Model):
+    def complete(messages: list[dict[str, str]]) -> str:
+        request = ChatRequest(messages=tuple(messages), temperature=0.0, max_tokens=JUDGE_MAX_TOKENS)
+        return model_complete(model=model, request=request).text
+
+    return complete
+
+
+def _unavailable(key: str):
+    def complete(messages: list[dict[str, str]]) -> str:
+        raise LookupError(f"the judge model {key} is not registered or is disabled")
+
+    return complete
+
+
+class Misconfigured(Scorer):
+    """Stands in for a scorer that cannot be built, so the problem is recorded as a failed Score."""
+
+    def __init__(self, name: str, version: str, problem: str):
+        self.name, self.version, self.problem = name, version, problem
+
+    def evaluate(self, input: ScoreInput) -> Verdict:
+        return self.failed(f"misconfigured: {self.problem}")
+
+
+def _verdict(scorer: Scorer, input: ScoreInput) -> Verdict:
+    try:
+        return scorer.score(input)
+    except Exception as exc:
+        # One broken scorer must not cost the call its other scores, nor retry the task forever.
+        logger.exception("scorer %s raised", scorer.name)
+        detail = f"the scorer raised {type(exc).__name__}: {exc}"
+        return Verdict(scorer.name, scorer.version, None, None, "failed", detail)
+
+
+def _store(call: Call, verdict: Verdict) -> Score | None:
+    row, created = Score.objects.get_or_create(
+        call=call,
+        scorer=verdict.scorer,
+        version=stored_version(verdict.version),
+        defaults={
+            "value": verdict.value,
+            "raw": verdict.raw,
+            "status": verdict.status,
+            "detail": verdict.detail[:DETAIL_CHARS],
+            "source": Score.Source.ONLINE,
+        },
+    )
+    return row if created else None
+
+
+def feedback_record(*, call: Call, kind: str, value: Any, comment: str = "") -> Score:
+    """Record a user's feedback on a call ("thumbs": "up"/"down", or a "rating" of 1-5); the latest wins.
+
+    ValueError (with a message fit for a 400) when the kind or value is not valid feedback.
+    """
+    if kind not in FEEDBACK_KINDS:
+        raise ValueError(f"feedback kind must be one of {', '.join(FEEDBACK_KINDS)}, not {kind!r}")
+    verdict = UserFeedback().convert(FEEDBACK_KINDS[kind], value)
+    row, _ = Score.objects.update_or_create(
+        call=call,
+        scorer=verdict.scorer,
+        version=verdict.version,
+        defaults={
+            "value": verdict.value,
+            "raw": {"kind": kind, "value": value, "comment": comment},
+            "status": verdict.status,
+            "detail": f"{kind}: {value}"[:DETAIL_CHARS],
+            "source": Score.Source.FEEDBACK,
+        },
+    )
+    return row
