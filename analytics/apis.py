@@ -14,7 +14,7 @@ from asgiref.sync import sync_to_async
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from analytics import selectors, services
 from analytics.models import Score
 from routing import wire
+from routing.apis.decisions import ErrorSerializer
 from routing.gateway import GatewayError, authenticate
 from routing.models import Call
 from routing.recorder import calls_flush
@@ -45,10 +46,6 @@ class FeedbackInputSerializer(serializers.Serializer):
         if "thumbs" not in data and "rating" not in data:
             raise serializers.ValidationError({"thumbs": 'Send "thumbs": "up" or "down", or "rating": 1-5.'})
         return data
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = serializers.DictField()
 
 
 class ScoreOutputSerializer(serializers.ModelSerializer):
@@ -76,6 +73,14 @@ class CallFeedbackApi(APIView):
             404: ErrorSerializer,
         },
         description="Record a user's feedback on a call: 201 for the first, 200 when it replaces one.",
+        parameters=[
+            OpenApiParameter(
+                "call_id",
+                str,
+                OpenApiParameter.PATH,
+                description="The call's id: the `decision_id` routelab returned (32 hex digits, or dashed).",
+            )
+        ],
     )
     def post(self, request, call_id):  # pragma: no cover - documentation only; call_feedback serves the path
         raise NotImplementedError

@@ -17,7 +17,7 @@ class Score(models.Model):
 
     call = models.ForeignKey("routing.Call", on_delete=models.CASCADE, related_name="scores")
     scorer = models.CharField(max_length=64)
-    version = models.CharField(max_length=16)
+    version = models.CharField(max_length=64)
     value = models.FloatField(null=True, blank=True, help_text="In [0, 1]; empty when it could not score.")
     raw = models.JSONField(null=True, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices)

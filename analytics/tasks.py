@@ -26,3 +26,19 @@ DAY_SECONDS = 24 * 3600
 def score_calls_task(call_ids: list[str]) -> int:
     """Score stored calls as their routes say; a redelivery or a retry writes nothing twice."""
     return sum(len(call_score(call_id=call_id)) for call_id in call_ids)
+
+
+@shared_task(acks_late=True, expires=55, ignore_result=True)
+def analytics_refresh_task() -> dict:
+    """Beat, every minute: fold new calls and scores into roll-ups; store today's report per experiment."""
+    from analytics.reporting import analytics_refresh
+
+    return analytics_refresh()
+
+
+@shared_task(acks_late=True, expires=6 * 3600, ignore_result=True)
+def weekly_reports_task() -> int:
+    """Beat, Mondays: build and mail each running experiment's weekly report (a second run does nothing)."""
+    from analytics.reporting import weekly_reports_run
+
+    return len(weekly_reports_run())

@@ -1,8 +1,8 @@
 """The ASGI entry point. The gateway endpoints skip Django's middleware stack.
 
-`/v1/...` (the OpenAI-compatible proxy) and `/api/v1/route` authenticate by API key and use no session,
-CSRF token, messages or static files, while each sync middleware would cost them two hops through
-Django's single thread for sync code. They are served by a handler with no middleware, so a request
+`/v1/...` (the OpenAI-compatible proxy), `/api/v1/route`, `/api/v1/jobs/<id>` and call feedback
+authenticate by API key and use no session, CSRF token, messages or static files, while each sync
+middleware would cost them two hops through Django's single thread for sync code. They are served by a handler with no middleware, so a request
 stays on the event loop from socket to upstream call. Everything else gets the full stack.
 """
 
@@ -40,8 +40,14 @@ class GatewayHandler(ASGIHandler):
 gateway_application = GatewayHandler()
 
 
+def is_gateway_path(path: str) -> bool:
+    """Paths that authenticate by API key and use no session: the proxy, decisions, jobs, feedback."""
+    if path.startswith(GATEWAY_PREFIXES) or path in GATEWAY_PATHS:
+        return True
+    return path.startswith("/api/v1/calls/") and path.endswith("/feedback")
+
+
 async def application(scope, receive, send):
-    path = scope.get("path", "")
-    if scope["type"] == "http" and (path.startswith(GATEWAY_PREFIXES) or path in GATEWAY_PATHS):
+    if scope["type"] == "http" and is_gateway_path(scope.get("path", "")):
         return await gateway_application(scope, receive, send)
     return await django_application(scope, receive, send)

@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/v1/", include("routing.urls")),
     path("api/v1/", include("experiments.urls")),
     path("api/v1/", include("analytics.report_urls")),
+    path("api/v1/", include("analytics.urls")),
     path("v1/chat/completions", chat_completions, name="chat-completions"),
 ]

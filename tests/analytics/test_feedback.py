@@ -219,8 +219,12 @@ def test_only_post_is_allowed(client, live_route):
     assert response["Allow"] == "POST"
 
 
-def test_the_openapi_schema_documents_the_feedback_endpoint(client):
+def test_the_openapi_schema_documents_the_feedback_endpoint_and_stays_valid(client):
+    from openapi_spec_validator import validate
+
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    validate(schema)
 
     operation = schema["paths"]["/api/v1/calls/{call_id}/feedback"]["post"]
     assert set(operation["responses"]) >= {"200", "201", "400", "401", "404"}
