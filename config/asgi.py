@@ -2,8 +2,9 @@
 
 `/v1/...` (the OpenAI-compatible proxy), `/api/v1/route`, `/api/v1/jobs/<id>` and call feedback
 authenticate by API key and use no session, CSRF token, messages or static files, while each sync
-middleware would cost them two hops through Django's single thread for sync code. They are served by a handler with no middleware, so a request
-stays on the event loop from socket to upstream call. Everything else gets the full stack.
+middleware would cost them two hops through Django's single thread for sync code. They are served by a
+handler with no middleware, so a request stays on the event loop from socket to upstream call.
+Everything else gets the full stack.
 """
 
 import os

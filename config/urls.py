@@ -11,11 +11,13 @@ urlpatterns = [
     path("routes/", include("routing.web_urls")),
     path("experiments/", include("experiments.web_urls")),
     path("dashboard/", include("analytics.web_urls")),
+    path("evaluations/", include("experiments.evaluation_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("routing.urls")),
     path("api/v1/", include("experiments.urls")),
     path("api/v1/", include("analytics.report_urls")),
     path("api/v1/", include("analytics.urls")),
+    path("api/v1/", include("experiments.evaluation_api_urls")),
     path("v1/chat/completions", chat_completions, name="chat-completions"),
 ]

@@ -20,7 +20,7 @@ from pathlib import Path
 import redis
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from routing.models import ApiKey, Call
@@ -120,20 +120,39 @@ def _ensure_group(client: redis.Redis) -> None:
             raise
 
 
-def _decode(entries) -> tuple[list[bytes], list[Call]]:
-    ids, calls = [], []
+def _dead_letter(entry_id, fields: dict, reason: str) -> None:
+    logger.error("call record %s moved to %s: %s", entry_id, DEAD_LETTERS, reason)
+    get_redis().xadd(DEAD_LETTERS, {**{k.decode(): v for k, v in fields.items()}, "reason": reason[:500]})
+
+
+def _decode(entries) -> tuple[list[bytes], list[tuple[bytes, dict, Call]]]:
+    ids, decoded = [], []
     for entry_id, fields in entries:
         ids.append(entry_id)
         try:
-            calls.append(CallRecord(**json.loads(fields[b"record"])).to_call())
-        except (KeyError, TypeError, ValueError):
-            logger.exception("unreadable call record %s moved to %s", entry_id, DEAD_LETTERS)
-            get_redis().xadd(DEAD_LETTERS, {k.decode(): v for k, v in fields.items()})
-    return ids, calls
+            decoded.append((entry_id, fields, CallRecord(**json.loads(fields[b"record"])).to_call()))
+        except (KeyError, TypeError, ValueError) as exc:
+            _dead_letter(entry_id, fields, f"unreadable: {exc}")
+    return ids, decoded
+
+
+def _store_or_isolate(decoded: list[tuple[bytes, dict, Call]]) -> None:
+    """Store a batch; if a row breaks a constraint (a route or policy deleted meanwhile), store the rest
+    one by one and move only the offending records to the dead letters, so one bad record never blocks
+    the queue. A database that is down still raises, leaving the whole batch waiting."""
+    try:
+        _store([call for _, _, call in decoded])
+    except IntegrityError:
+        for entry_id, fields, call in decoded:
+            try:
+                _store([call])
+            except IntegrityError as exc:
+                _dead_letter(entry_id, fields, f"rejected by the database: {exc}")
 
 
 def _store(calls: list[Call]) -> None:
-    with transaction.atomic():
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # a rejected row fails here, not at a later commit
         Call.objects.bulk_create(calls, ignore_conflicts=True)
         _touch_keys(calls)
         _score_on_commit(calls)
@@ -173,8 +192,8 @@ def _flush_batch(client: redis.Redis, batch: int, pending: bool) -> int:
     entries = response[0][1] if response else []
     if not entries:
         return 0
-    ids, calls = _decode(entries)
-    _store(calls)
+    ids, decoded = _decode(entries)
+    _store_or_isolate(decoded)
     client.xack(STREAM, GROUP, *ids)
     client.xdel(STREAM, *ids)
     return len(ids)

@@ -84,6 +84,9 @@ class Command(BaseCommand):
         self.stdout.write(demo.report(experiment))
 
     def _progress(self, done: int, total: int) -> None:
+        if getattr(self, "_last_progress", None) == (done, total):
+            return
+        self._last_progress = (done, total)
         width = 30
         filled = int(width * done / total) if total else width
         self.stdout.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", ending="")
