@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint install browser bench
+.PHONY: demo test lint install system-deps bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,21 +16,27 @@ install: $(VENV)/.installed
 demo: install
 	$(PY) manage.py demo
 
-# The browser tests drive Debian's headless Chromium (a test tool's own browser download cannot work offline).
+# System tools the tests use, from Debian's packages: headless Chromium for the browser tests (a test
+# tool's own browser download cannot work offline) and docker-compose to validate the compose file.
 CHROMIUM ?= /usr/bin/chromium
-browser:
-	@test -x $(CHROMIUM) || { \
-	  echo "installing Debian's chromium for the browser tests"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+system-deps:
+	@missing=""; \
+	  test -x $(CHROMIUM) || missing="$$missing chromium"; \
+	  command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing from Debian's packages:$$missing"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	  fi
 
-test: install browser
+test: install system-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
 bench: install
 	$(PY) bench/decisions.py
 	$(PY) bench/proxy_overhead.py
+	$(PY) bench/report_time.py
 
 lint: install
 	$(VENV)/bin/ruff check .
