@@ -6,6 +6,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -22,3 +23,17 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=7, minute=0, day_of_week=1),
     },
 }
+
+
+@worker_ready.connect
+def _wake_threaded_consumer(sender=None, **kwargs) -> None:
+    """A thread-pool worker acknowledges and fetches only when its event loop wakes, which with
+    `acks_late` and a prefetch of one leaves it idle up to ten seconds between batches (celery#6941).
+    A no-op timer wakes the loop every 0.1 s; prefork and solo workers do not need it."""
+    pool = getattr(sender, "pool", None)
+    if pool is not None and type(pool).__module__ == "celery.concurrency.thread":
+        sender.timer.call_repeatedly(0.1, _noop)
+
+
+def _noop() -> None:
+    return None

@@ -9,6 +9,8 @@ report; and the web UI with its dashboard.
 from __future__ import annotations
 
 import secrets
+import signal
+import sys
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -41,6 +43,8 @@ class Command(BaseCommand):
         parser.add_argument("--requests-per-user", type=int, default=2)
 
     def handle(self, *args, serve: bool, port: int, seed: int, time_scale: float, **options):
+        # SIGTERM (a supervisor, `kill`) unwinds like Ctrl-C, so the worker and the servers stop with the demo
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         self._say("Migrating the database")
         call_command("migrate", interactive=False, verbosity=0)
         with run_in_thread(seed=seed, time_scale=time_scale) as simulator:
