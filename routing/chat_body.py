@@ -64,14 +64,38 @@ def _objects(value: Any, path: str) -> list[dict]:
     return value
 
 
-def _content(value: Any, path: str) -> Any:
-    if value is None or isinstance(value, str):
+# OpenAI's content part types, each with the object field that carries it (text carries a string)
+PART_FIELDS = {"text": "text", "image_url": "image_url", "input_audio": "input_audio", "file": "file"}
+
+
+def _part(part: Any, path: str) -> dict:
+    if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+        raise BodyError(path, "Each content part must be an object with a 'type'.")
+    field = PART_FIELDS.get(part["type"])
+    if field is None:
+        raise BodyError(
+            f"{path}.type", f'"{part["type"]}" is not a valid choice; use one of {", ".join(PART_FIELDS)}.'
+        )
+    if field not in part:
+        raise BodyError(f"{path}.{field}", REQUIRED)
+    if field == "text":
+        _string(part["text"], f"{path}.text", 10_000_000)
+    elif field == "image_url" and isinstance(part["image_url"], dict):
+        _string(part["image_url"].get("url"), f"{path}.image_url.url", 30_000_000)
+    else:
+        _object(part[field], f"{path}.{field}")
+    return part
+
+
+def _content(value: Any, path: str, required: bool) -> Any:
+    if value is None:
+        if required:
+            raise BodyError(path, REQUIRED)
+        return value
+    if isinstance(value, str):
         return value
     if isinstance(value, list):
-        for index, part in enumerate(value):
-            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-                raise BodyError(f"{path}[{index}]", "Each content part must be an object with a 'type'.")
-        return value
+        return [_part(part, f"{path}[{index}]") for index, part in enumerate(value)]
     raise BodyError(path, "Must be a string, a list of content parts, or null.")
 
 
@@ -79,13 +103,19 @@ def _message(value: Any, path: str) -> dict:
     message = _object(value, path)
     if "role" not in message:
         raise BodyError(f"{path}.role", REQUIRED)
-    if message["role"] not in ROLES:
-        raise BodyError(
-            f"{path}.role", f'"{message["role"]}" is not a valid choice; use one of {", ".join(ROLES)}.'
-        )
-    _content(message.get("content"), f"{path}.content")
+    role = message["role"]
+    if role not in ROLES:
+        raise BodyError(f"{path}.role", f'"{role}" is not a valid choice; use one of {", ".join(ROLES)}.')
+    # only an assistant turn may leave out its content, and then it must carry tool calls
+    _content(
+        message.get("content"),
+        f"{path}.content",
+        required=role != "assistant" or not message.get("tool_calls"),
+    )
     if "tool_calls" in message:
         _objects(message["tool_calls"], f"{path}.tool_calls")
+    if role == "tool" and "tool_call_id" not in message:
+        raise BodyError(f"{path}.tool_call_id", REQUIRED)
     for name in ("name", "tool_call_id"):
         if name in message:
             _string(message[name], f"{path}.{name}", 256)

@@ -8,9 +8,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from routing.chat_body import ROLES
 from routing.providers.base import ChatRequest, CompletionResult, StreamDelta
-
-ROLES = ("system", "developer", "user", "assistant", "tool")
 
 
 class MessageSerializer(serializers.Serializer):
@@ -20,16 +19,12 @@ class MessageSerializer(serializers.Serializer):
     tool_calls = serializers.ListField(child=serializers.DictField(), required=False)
     tool_call_id = serializers.CharField(required=False)
 
-    def validate_content(self, value):
-        if value is not None and not isinstance(value, str | list):
-            raise serializers.ValidationError("Must be a string, a list of content parts, or null.")
-        if isinstance(value, list) and not all(isinstance(part, dict) and "type" in part for part in value):
-            raise serializers.ValidationError("Each content part must be an object with a 'type'.")
-        return value
-
 
 class ChatInputSerializer(serializers.Serializer):
-    """The body of POST /v1/chat/completions (and of POST /api/v1/route)."""
+    """The body of POST /v1/chat/completions (and of POST /api/v1/route), for the OpenAPI schema.
+
+    Requests are validated by `routing.chat_body.validate_chat_body`, which is the one authority on it.
+    """
 
     model = serializers.CharField(required=False, allow_blank=True, max_length=200)
     messages = MessageSerializer(many=True, allow_empty=False)
@@ -44,13 +39,6 @@ class ChatInputSerializer(serializers.Serializer):
     response_format = serializers.DictField(required=False, allow_null=True)
     user = serializers.CharField(required=False, allow_blank=True, max_length=256)
     metadata = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
-
-    def validate_stop(self, value):
-        if value is None or isinstance(value, str):
-            return value
-        if isinstance(value, list) and all(isinstance(item, str) for item in value) and len(value) <= 4:
-            return value
-        raise serializers.ValidationError("Must be a string or a list of up to 4 strings.")
 
 
 def chat_request_from(data: dict[str, Any]) -> ChatRequest:

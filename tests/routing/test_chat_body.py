@@ -35,6 +35,16 @@ def test_content_parts_with_images_are_accepted():
     )
 
 
+def test_an_assistant_turn_may_carry_tool_calls_instead_of_content_and_a_tool_turn_answers_one():
+    call = {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}
+    messages = [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "18C"},
+    ]
+    assert validate_chat_body({"messages": messages})["messages"] == messages
+
+
 @pytest.mark.parametrize(
     ("body", "path", "fragment"),
     [
@@ -55,6 +65,30 @@ def test_content_parts_with_images_are_accepted():
         ({"messages": HELLO, "stop": [1]}, "stop", "up to 4 strings"),
         ({"messages": HELLO, "metadata": {"feature": 5}}, "metadata.feature", "valid string"),
         ({"messages": HELLO, "tools": [1]}, "tools[0]", "JSON object"),
+        ({"messages": [{"role": "user"}]}, "messages[0].content", "required"),
+        ({"messages": [{"role": "system", "content": None}]}, "messages[0].content", "required"),
+        ({"messages": [{"role": "assistant"}]}, "messages[0].content", "required"),
+        ({"messages": [{"role": "tool", "content": "18C"}]}, "messages[0].tool_call_id", "required"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "bogus"}]}]},
+            "messages[0].content[0].type",
+            "not a valid choice",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "text"}]}]},
+            "messages[0].content[0].text",
+            "required",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]},
+            "messages[0].content[0].text",
+            "valid string",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
+            "messages[0].content[0].image_url.url",
+            "valid string",
+        ),
     ],
 )
 def test_bad_bodies_are_rejected_naming_the_field(body, path, fragment):
