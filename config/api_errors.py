@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -23,7 +26,19 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "non_field_errors": messages}
 
 
+logger = logging.getLogger(__name__)
+
+# A value PostgreSQL refuses to store or compare (a NUL character, a number out of the column's range)
+# comes from the request: it is the client's error, and the statement it broke was rolled back.
+DATA_ERROR = (
+    "The request holds a value the database cannot store (a NUL character or an out-of-range number)."
+)
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, DataError):
+        logger.warning("request refused by the database: %s", exc)
+        exc = exceptions.ValidationError({"non_field_errors": [DATA_ERROR]})
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, Http404):

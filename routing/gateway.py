@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,19 @@ class GatewayError(Exception):
         self.param = param
 
 
+# JSON may escape half of a UTF-16 surrogate pair alone ("\\ud800"), which decodes to no character and
+# cannot be encoded to go upstream or into PostgreSQL; a whole pair (an emoji) is fine
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _is_unicode(data) -> bool:
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_chat_body(request) -> dict:
     """The validated body of a chat request, or a GatewayError naming what is wrong with it."""
     try:
@@ -49,6 +63,10 @@ def parse_chat_body(request) -> dict:
         data = json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise GatewayError(400, f"The body is not valid JSON: {exc}.") from None
+    if SURROGATE_ESCAPE.search(body) and not _is_unicode(data):
+        raise GatewayError(
+            400, "The body escapes a lone UTF-16 surrogate (\\ud800-\\udfff), which is not valid Unicode."
+        )
     try:
         return validate_chat_body(data)
     except BodyError as exc:

@@ -16,11 +16,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import redis
 from celery import current_app
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import Q
 
 from routing.models import ApiKey, Call
@@ -74,12 +75,26 @@ class CallRecord:
         return json.dumps(asdict(self), default=str)
 
     def to_call(self) -> Call:
-        fields = asdict(self)
+        fields = {name: _storable(value) for name, value in asdict(self).items()}
         fields["id"] = uuid.UUID(self.id)
         fields["cost"] = Decimal(self.cost)
         fields["started_at"] = datetime.fromisoformat(self.started_at)
         fields["completed_at"] = datetime.fromisoformat(self.completed_at)
         return Call(**fields)
+
+
+def _storable(value: Any) -> Any:
+    """The value as PostgreSQL text and jsonb can hold it: they take neither NUL nor a lone surrogate
+    (both valid in JSON a client sends), so NUL becomes U+FFFD and a lone surrogate "?"."""
+    if isinstance(value, str):
+        if value.isascii() and "\x00" not in value:
+            return value
+        return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
 
 
 def _spool_dir() -> Path:
@@ -137,16 +152,17 @@ def _decode(entries) -> tuple[list[bytes], list[tuple[bytes, dict, Call]]]:
 
 
 def _store_or_isolate(decoded: list[tuple[bytes, dict, Call]]) -> None:
-    """Store a batch; if a row breaks a constraint (a route or policy deleted meanwhile), store the rest
-    one by one and move only the offending records to the dead letters, so one bad record never blocks
-    the queue. A database that is down still raises, leaving the whole batch waiting."""
+    """Store a batch; if a row breaks a constraint (a route or policy deleted meanwhile) or holds a value
+    the database refuses, store the rest one by one and move only the offending records to the dead
+    letters, so one bad record never blocks the queue. A database that is down still raises, leaving
+    the whole batch waiting."""
     try:
         _store([call for _, _, call in decoded])
-    except IntegrityError:
+    except (IntegrityError, DataError):
         for entry_id, fields, call in decoded:
             try:
                 _store([call])
-            except IntegrityError as exc:
+            except (IntegrityError, DataError) as exc:
                 _dead_letter(entry_id, fields, f"rejected by the database: {exc}")
 
 

@@ -258,3 +258,17 @@ def test_the_openapi_schema_describes_the_experiments_api(client):
     validate(schema)
     assert "post" in schema["paths"]["/api/v1/experiments/{experiment_id}/promote"]
     assert "ExperimentCreateInput" in schema["components"]["schemas"]
+
+
+def test_a_nul_character_in_a_filter_is_a_400_not_a_server_error(staff_api):
+    response = staff_api.get("/api/v1/experiments", {"route": "support\x00bot"})
+    assert response.status_code == 400
+    assert "NUL character" in response.json()["error"]["message"]
+
+
+def test_a_minimum_sample_beyond_the_columns_range_is_a_400_and_creates_nothing(staff_api, payload):
+    response = staff_api.post(
+        "/api/v1/experiments", {**payload, "min_sample_per_variant": 2**40}, format="json"
+    )
+    assert response.status_code == 400, response.json()
+    assert not Experiment.objects.filter(name=payload["name"]).exists()

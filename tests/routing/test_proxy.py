@@ -154,3 +154,28 @@ def test_a_key_cannot_use_another_route(client, live_route):
 def test_get_is_not_allowed(client, live_route):
     response = client.get("/v1/chat/completions", **live_route.auth)
     assert response.status_code == 405
+
+
+def test_a_nul_character_postgresql_cannot_hold_is_still_recorded_with_the_call(client, live_route):
+    body = {"messages": [{"role": "user", "content": "nul \x00 inside"}], "metadata": {"feature": "f\x00"}}
+    assert _post(client, body, live_route.auth).status_code == 200
+    assert _post(client, {"messages": FRANCE}, live_route.auth).status_code == 200
+    assert calls_flush() == 2
+    stored = Call.objects.exclude(prompt__contains="France").get()
+    assert stored.prompt == "nul \ufffd inside" and stored.metadata == {"feature": "f\ufffd"}
+
+
+def test_a_lone_surrogate_escape_is_a_400_and_a_whole_pair_is_an_emoji(client, live_route):
+    lone = b'{"messages": [{"role": "user", "content": "half \\ud800 a pair"}]}'
+    response = client.post(
+        "/v1/chat/completions", data=lone, content_type="application/json", **live_route.auth
+    )
+    assert response.status_code == 400
+    assert "lone UTF-16 surrogate" in response.json()["error"]["message"]
+    pair = b'{"messages": [{"role": "user", "content": "a smile \\ud83d\\ude00"}]}'
+    response = client.post(
+        "/v1/chat/completions", data=pair, content_type="application/json", **live_route.auth
+    )
+    assert response.status_code == 200, response.content
+    calls_flush()
+    assert Call.objects.get().prompt.endswith("\U0001f600")

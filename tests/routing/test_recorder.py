@@ -40,6 +40,32 @@ def test_a_record_the_database_rejects_is_set_aside_and_the_others_are_stored(li
     assert len(dead) == 1 and b"rejected by the database" in dead[0][1][b"reason"]
 
 
+def test_a_value_out_of_the_columns_range_is_set_aside_and_the_others_are_stored(live_route):
+    good = _record(route_id=live_route.route.id)
+    bad = _record(route_id=live_route.route.id, input_tokens=2**40)  # PostgreSQL's integer stops at 2**31 - 1
+    call_record_enqueue(bad)
+    call_record_enqueue(good)
+    calls_flush()
+    assert list(Call.objects.values_list("id", flat=True)) == [uuid.UUID(good.id)]
+    assert calls_waiting() == 0
+    assert len(get_redis().xrange(DEAD_LETTERS)) == 1
+
+
+def test_nul_characters_and_lone_surrogates_are_stored_as_replacement_characters(live_route):
+    record = _record(
+        route_id=live_route.route.id,
+        prompt="a\x00b",
+        answer="c\ud800d",
+        metadata={"feature": "e\x00"},
+        attempts=[{"error": "f\x00"}],
+    )
+    call_record_enqueue(record)
+    calls_flush()
+    call = Call.objects.get()
+    assert (call.prompt, call.answer) == ("a\ufffdb", "c?d")
+    assert call.metadata == {"feature": "e\ufffd"} and call.attempts == [{"error": "f\ufffd"}]
+
+
 def test_an_unreadable_record_is_set_aside(live_route):
     get_redis().xadd("routelab:calls", {"record": b"{not json"})
     call_record_enqueue(_record(route_id=live_route.route.id))
