@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -73,6 +73,7 @@ class ProviderDetailApi(APIView):
         provider = services.provider_update(provider=provider, **serializer.validated_data)
         return Response(ProviderOutputSerializer(provider).data)
 
+    @extend_schema(responses={204: None, 409: OpenApiResponse(description="still in use")})
     def delete(self, request, provider_id: int):
         return delete_or_conflict(get_object_or_404(Provider, id=provider_id))
 
@@ -144,5 +145,6 @@ class ModelDetailApi(APIView):
         model = services.model_update(model=model, **serializer.validated_data)
         return Response(ModelOutputSerializer(model).data)
 
+    @extend_schema(responses={204: None, 409: OpenApiResponse(description="still in use")})
     def delete(self, request, model_id: int):
         return delete_or_conflict(get_object_or_404(Model, id=model_id))

@@ -155,6 +155,15 @@ def test_the_openapi_schema_is_served_and_valid(client):
     validate(schema)
     assert "/api/v1/models" in schema["paths"]
     assert "post" in schema["paths"]["/api/v1/providers"]
+    assert {"get", "patch", "delete"} <= set(schema["paths"]["/api/v1/models/{model_id}"])
+    assert {"get", "patch", "delete"} <= set(schema["paths"]["/api/v1/providers/{provider_id}"])
+
+
+def test_the_schema_generates_without_a_warning_so_no_endpoint_is_left_out(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
+    assert (tmp_path / "schema.yml").read_text().startswith("openapi: 3")
 
 
 def test_the_interactive_api_docs_page_renders(client):
