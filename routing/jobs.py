@@ -27,6 +27,7 @@ from routing.calls import CallDraft, now_iso
 from routing.executor import ExecutionFailed, execute
 from routing.gateway import Exposure, Routed, decide, route_request_from_chat
 from routing.models import Job
+from routing.pgtext import storable
 from routing.snapshot import KeyEntry, snapshot_cache
 from routing.wire import chat_request_from, completion_body
 
@@ -41,7 +42,7 @@ def job_create(*, routed: Routed, data: dict, webhook_url: str = "") -> Job:
         api_key_id=routed.key.id,
         policy_version_id=routed.policy.version_id,
         call_id=uuid.uuid4(),
-        request=data,
+        request=storable(data),  # what the worker will send, as PostgreSQL can keep it
         exposure=exposure,
         user_hash=routed.user_hash,
         webhook_url=webhook_url,

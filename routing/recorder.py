@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import redis
 from celery import current_app
@@ -25,6 +24,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import Q
 
 from routing.models import ApiKey, Call
+from routing.pgtext import storable
 from routing.redis_client import get_async_redis, get_redis
 
 logger = logging.getLogger(__name__)
@@ -75,26 +75,12 @@ class CallRecord:
         return json.dumps(asdict(self), default=str)
 
     def to_call(self) -> Call:
-        fields = {name: _storable(value) for name, value in asdict(self).items()}
+        fields = {name: storable(value) for name, value in asdict(self).items()}
         fields["id"] = uuid.UUID(self.id)
         fields["cost"] = Decimal(self.cost)
         fields["started_at"] = datetime.fromisoformat(self.started_at)
         fields["completed_at"] = datetime.fromisoformat(self.completed_at)
         return Call(**fields)
-
-
-def _storable(value: Any) -> Any:
-    """The value as PostgreSQL text and jsonb can hold it: they take neither NUL nor a lone surrogate
-    (both valid in JSON a client sends), so NUL becomes U+FFFD and a lone surrogate "?"."""
-    if isinstance(value, str):
-        if value.isascii() and "\x00" not in value:
-            return value
-        return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {_storable(key): _storable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_storable(item) for item in value]
-    return value
 
 
 def _spool_dir() -> Path:

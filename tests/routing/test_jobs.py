@@ -141,3 +141,13 @@ def test_a_bad_webhook_url_is_a_400(client, live_route):
     response = client.post("/api/v1/route", body, content_type="application/json", **live_route.auth)
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "webhook_url"
+
+
+@pytest.mark.django_db
+def test_a_job_whose_prompt_holds_a_nul_character_is_queued_run_and_recorded(client, live_route):
+    body = {"messages": [{"role": "user", "content": "a\x00b"}], "execute": True}
+    response = client.post("/api/v1/route", body, content_type="application/json", **live_route.auth)
+    assert response.status_code == 202, response.content
+    assert job_execute(job_id=response.json()["job_id"], final_attempt=False).status == "succeeded"
+    calls_flush()
+    assert Call.objects.get().prompt == "a\ufffdb"
