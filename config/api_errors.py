@@ -29,10 +29,9 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
 logger = logging.getLogger(__name__)
 
 # A value PostgreSQL refuses to store or compare (a NUL character, a number out of the column's range)
-# comes from the request: it is the client's error, and the statement it broke was rolled back.
-DATA_ERROR = (
-    "The request holds a value the database cannot store (a NUL character or an out-of-range number)."
-)
+# came from the request: the client's error, not the server's. Services write in transactions, so the
+# statement it broke took the rest of its write with it.
+DATA_ERROR = "A value in the request cannot be stored: a NUL character or a number out of range."
 
 
 def exception_handler(exc, context):
