@@ -64,8 +64,16 @@ def _objects(value: Any, path: str) -> list[dict]:
     return value
 
 
-# OpenAI's content part types, each with the object field that carries it (text carries a string)
-PART_FIELDS = {"text": "text", "image_url": "image_url", "input_audio": "input_audio", "file": "file"}
+# OpenAI's content part types, each with the field that carries it: a string for text and an
+# assistant's refusal, an object for the others
+PART_FIELDS = {
+    "text": "text",
+    "refusal": "refusal",
+    "image_url": "image_url",
+    "input_audio": "input_audio",
+    "file": "file",
+}
+STRING_PARTS = ("text", "refusal")
 
 
 def _part(part: Any, path: str) -> dict:
@@ -78,8 +86,8 @@ def _part(part: Any, path: str) -> dict:
         )
     if field not in part:
         raise BodyError(f"{path}.{field}", REQUIRED)
-    if field == "text":
-        _string(part["text"], f"{path}.text", 10_000_000)
+    if field in STRING_PARTS:
+        _string(part[field], f"{path}.{field}", 10_000_000)
     elif field == "image_url" and isinstance(part["image_url"], dict):
         _string(part["image_url"].get("url"), f"{path}.image_url.url", 30_000_000)
     else:
