@@ -1,16 +1,21 @@
 """The call record, written off the hot path and still durable.
 
 A request never INSERTs: it appends its `CallRecord` to a Redis stream (or, if Redis is unreachable, to
-a local spool file). `calls_flush` moves records into PostgreSQL in batches through a consumer group and
-acknowledges them only after the transaction commits, so a stopped database or a crashed process leaves
-records waiting, never lost. The call id is the primary key, so a record delivered twice is stored once.
+a local spool file, which the same process moves into the stream once Redis answers again, as does any
+`calls_flush` on that machine). `calls_flush` moves records into PostgreSQL in batches through a consumer
+group and acknowledges them only after the transaction commits, so a stopped database or a crashed
+process leaves records waiting, never lost. The call id is the primary key, so a record delivered twice
+is stored once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import json
 import logging
 import os
+import threading
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -89,12 +94,83 @@ def _spool_dir() -> Path:
     return path
 
 
+# Set while this process may have records in the spool: at start (a previous run may have left some)
+# and after each spill; cleared by a drain that empties it.
+_spooled = threading.Event()
+_spooled.set()
+
+
 def _spool(record: CallRecord) -> None:
-    """Last resort when Redis is unreachable: one JSON line in this process's spool file."""
-    with open(_spool_dir() / f"calls-{os.getpid()}.jsonl", "a") as handle:
-        handle.write(record.to_json() + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    """Last resort when Redis is unreachable: one JSON line in this process's spool file, on disk.
+
+    The write holds an exclusive lock on the file, and checks that the file it opened is still the one
+    at the path: a drainer renames a file before it reads it, under the same lock, so no line is ever
+    written to a file that has already been read.
+    """
+    path = _spool_dir() / f"calls-{os.getpid()}.jsonl"
+    line = record.to_json() + "\n"
+    while True:
+        with open(path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            if _is_at(handle, path):
+                handle.write(line)
+                handle.flush()
+                os.fsync(handle.fileno())
+                break
+    _spooled.set()
+
+
+def _is_at(handle, path: Path) -> bool:
+    try:
+        return os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _claim_spool() -> list[Path]:
+    """Take the spool files by renaming them (atomic, so each has one taker), leftovers of a drainer
+    that died included. Two drainers may both take a leftover: the stream then holds its records
+    twice, which the call id's primary key absorbs."""
+    spool = _spool_dir()
+    claimed = []
+    for path in [*spool.glob("calls-*.jsonl"), *spool.glob("*.draining")]:
+        target = spool / f"claimed-{uuid.uuid4().hex}.draining"
+        try:
+            path.rename(target)
+        except FileNotFoundError:
+            continue
+        claimed.append(target)
+    return claimed
+
+
+def _read_claimed(path: Path) -> list[str]:
+    with open(path) as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)  # waits for a write that opened the file before the rename
+        return [line for line in handle.read().splitlines() if line.strip()]
+
+
+def spool_drain(client: redis.Redis | None = None) -> int:
+    """Move the records spooled during a Redis outage into the stream; returns how many it moved.
+
+    A file is deleted only once its records are in the stream; if Redis fails again meanwhile, the file
+    stays claimed and the next drain takes it up.
+    """
+    client = client or get_redis()
+    _spooled.clear()
+    moved = 0
+    try:
+        for path in _claim_spool():
+            lines = _read_claimed(path)
+            pipe = client.pipeline(transaction=False)
+            for line in lines:
+                pipe.xadd(STREAM, {"record": line})
+            pipe.execute()
+            path.unlink(missing_ok=True)
+            moved += len(lines)
+    except redis.RedisError:
+        _spooled.set()
+        logger.warning("Redis failed again while the spool drained; %s records moved so far", moved)
+    return moved
 
 
 def call_record_enqueue(record: CallRecord) -> None:
@@ -103,6 +179,9 @@ def call_record_enqueue(record: CallRecord) -> None:
     except redis.RedisError:
         logger.exception("call %s: Redis unreachable, spooling to disk", record.id)
         _spool(record)
+        return
+    if _spooled.is_set():
+        spool_drain()
 
 
 async def call_record_aenqueue(record: CallRecord) -> None:
@@ -110,7 +189,10 @@ async def call_record_aenqueue(record: CallRecord) -> None:
         await get_async_redis().xadd(STREAM, {"record": record.to_json()})
     except redis.RedisError:
         logger.exception("call %s: Redis unreachable, spooling to disk", record.id)
-        _spool(record)
+        await asyncio.to_thread(_spool, record)
+        return
+    if _spooled.is_set():
+        await asyncio.to_thread(spool_drain)
 
 
 def _ensure_group(client: redis.Redis) -> None:
@@ -201,26 +283,12 @@ def _flush_batch(client: redis.Redis, batch: int, pending: bool) -> int:
     return len(ids)
 
 
-def _flush_spool() -> int:
-    spool = _spool_dir()
-    for path in spool.glob("calls-*.jsonl"):
-        path.rename(spool / f"{path.stem}-{uuid.uuid4().hex}.flushing")
-    count = 0
-    for claimed in sorted(spool.glob("*.flushing")):
-        records = [
-            CallRecord(**json.loads(line)) for line in claimed.read_text().splitlines() if line.strip()
-        ]
-        _store([record.to_call() for record in records])
-        claimed.unlink()
-        count += len(records)
-    return count
-
-
 def calls_flush(*, batch: int = 500, max_batches: int = 100) -> int:
     """Move waiting call records into PostgreSQL; returns how many were handled. Safe to run anywhere."""
     client = get_redis()
     _ensure_group(client)
-    handled = _flush_spool()
+    spool_drain(client)  # into the stream, which the batches below move on
+    handled = 0
     for pending in (True, False):
         for _ in range(max_batches):
             moved = _flush_batch(client, batch, pending)
