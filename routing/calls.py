@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ class CallDraft:
     routed: Routed | None = None
     metadata: dict = field(default_factory=dict)
     prompt: str = ""
+    finished: bool = False
 
     def _base(self) -> dict:
         fields = {
@@ -87,11 +89,13 @@ class CallDraft:
             answer=_clip(result.text),
             provider_quality=result.quality,
         )
+        self.finished = True
         await record_spend(record.route_id, float(execution.total_cost))
         await call_record_aenqueue(record)
         return record
 
     async def finish_failed(self, error: ExecutionFailed | Exception, kind: str, message: str) -> CallRecord:
+        self.finished = True
         attempts = list(getattr(error, "attempts", []))
         record = CallRecord(
             **self._base(),
@@ -105,6 +109,23 @@ class CallDraft:
         )
         await call_record_aenqueue(record)
         return record
+
+    async def finish_disconnected(self) -> None:
+        """The client hung up before its answer was complete. The call is still recorded, once, since the
+        provider may already have been paid, as "cancelled": not an error of the policy, so it stays out
+        of the error rate. Shielded, since it runs inside a task being cancelled."""
+        if self.finished:
+            return
+        self.finished = True
+        record = CallRecord(
+            **self._base(),
+            status="cancelled",
+            prompt=_clip(self.prompt),
+            error_kind="client_disconnected",
+            error_message="the client closed the connection before the answer was complete",
+            latency_ms=_elapsed_ms(self.started_at),
+        )
+        await asyncio.shield(call_record_aenqueue(record))
 
     async def finish_decided(self) -> CallRecord:
         record = CallRecord(**self._base(), status="decided", latency_ms=_elapsed_ms(self.started_at))

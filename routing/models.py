@@ -264,6 +264,7 @@ class Call(models.Model):
         OK = "ok"
         ERROR = "error"
         DECIDED = "decided", "decided (the client calls the model)"
+        CANCELLED = "cancelled", "cancelled (the client hung up before the answer)"
 
     id = models.UUIDField(primary_key=True, editable=False)
     route = models.ForeignKey(Route, null=True, on_delete=models.PROTECT, related_name="calls")
@@ -285,7 +286,7 @@ class Call(models.Model):
     cost = models.DecimalField(max_digits=14, decimal_places=8, default=Decimal(0))
     latency_ms = models.FloatField(null=True)
     ttft_ms = models.FloatField(null=True)
-    status = models.CharField(max_length=8, choices=Status.choices)
+    status = models.CharField(max_length=16, choices=Status.choices)
     error_kind = models.CharField(max_length=32, blank=True)
     error_message = models.TextField(blank=True)
     stream = models.BooleanField(default=False)

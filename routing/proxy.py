@@ -7,6 +7,7 @@ asked) and records one call row. Response headers name the model, policy version
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -68,6 +69,9 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     except ExecutionFailed as exc:
         await draft.finish_failed(exc, exc.kind, str(exc))
         return _failure_response(exc, _headers(draft, routed))
+    except asyncio.CancelledError:  # Django cancels the view when the client disconnects
+        await draft.finish_disconnected()
+        raise
     await draft.finish_ok(execution)
     body = wire.completion_body(call_id=draft.id, result=execution.result, extra=_extra(draft, execution))
     return JsonResponse(body, headers=_headers(draft, routed, execution.model.key))
@@ -98,8 +102,8 @@ def _extra(draft: CallDraft, execution: Execution) -> dict:
 
 async def _sse(draft: CallDraft, events: AsyncIterator, include_usage: bool) -> AsyncIterator[bytes]:
     model = draft.routed.decision.model.split("/", 1)[-1]
-    yield wire.chunk(draft.id, model, {"role": "assistant", "content": ""})
     try:
+        yield wire.chunk(draft.id, model, {"role": "assistant", "content": ""})
         async for event in events:
             if isinstance(event, StreamDelta):
                 yield wire.delta_chunk(draft.id, model, event)
@@ -121,4 +125,7 @@ async def _sse(draft: CallDraft, events: AsyncIterator, include_usage: bool) -> 
     except ExecutionFailed as exc:
         await draft.finish_failed(exc, exc.kind, str(exc))
         yield wire.sse(wire.error_body(f"{exc}", type="upstream_error"))
+    except (asyncio.CancelledError, GeneratorExit):  # the client hung up: cancelled, or closed at a yield
+        await draft.finish_disconnected()
+        raise
     yield wire.sse("[DONE]")
