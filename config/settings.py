@@ -214,6 +214,9 @@ PROVIDER_RETRY_BASE_DELAY = env_float("PROVIDER_RETRY_BASE_DELAY", 0.25, minimum
 
 CALL_TEXT_MAX_CHARS = env_int("CALL_TEXT_MAX_CHARS", 20_000, minimum=0)
 WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
+# A webhook URL comes from an API key's holder: in production it may only reach public addresses, so a
+# key cannot make the workers POST into the private network (SSRF); on a development machine, anything.
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", DEBUG)
 JOB_MAX_RETRIES = env_int("JOB_MAX_RETRIES", 3, minimum=0)
 # Signs job webhooks (X-Routelab-Signature); defaults to a key derived from SECRET_KEY.
 WEBHOOK_SIGNING_SECRET = (

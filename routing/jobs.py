@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import logging
+import socket
 import time
 import uuid
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 from asgiref.sync import async_to_sync
@@ -31,6 +35,7 @@ from routing.pgtext import storable
 from routing.snapshot import KeyEntry, snapshot_cache
 from routing.wire import chat_request_from, completion_body
 
+logger = logging.getLogger(__name__)
 RETRY_BASE_SECONDS = 2.0
 
 
@@ -156,7 +161,29 @@ def job_payload(job: Job) -> dict:
     }
 
 
+def webhook_refusal(url: str) -> str | None:
+    """Why the workers will not POST to `url`, or None: unless private networks are allowed, every
+    address its host resolves to must be a public one (not loopback, private, link-local or reserved)."""
+    if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:
+        return None
+    parts = urlsplit(url)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        return f"{parts.hostname} does not resolve: {exc}"
+    for *_, sockaddr in infos:
+        address = ipaddress.ip_address(sockaddr[0])
+        if not address.is_global:
+            return f"{parts.hostname} resolves to {address}, which is not a public address"
+    return None
+
+
 def job_webhook_send(*, job: Job) -> bool:
+    refusal = webhook_refusal(job.webhook_url)
+    if refusal is not None:
+        logger.warning("job %s: webhook not sent: %s", job.id, refusal)
+        Job.objects.filter(id=job.id).update(webhook_status="refused")
+        return False
     body = json.dumps(job_payload(job), separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json",

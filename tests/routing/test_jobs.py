@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from routing import services
-from routing.jobs import job_execute, webhook_signature
+from routing.jobs import job_execute, webhook_refusal, webhook_signature
 from routing.models import Call, Job
 from routing.recorder import calls_flush
 from routing.serving import serve_in_thread
@@ -120,6 +120,43 @@ def test_the_webhook_is_signed_and_sent_on_completion(client, live_route):
     assert headers[b"x-routelab-signature"].decode() == webhook_signature(body, timestamp)
     assert json.loads(body)["status"] == "succeeded"
     assert Job.objects.get(id=queued["job_id"]).webhook_status == "sent"
+
+
+@pytest.mark.django_db
+def test_in_production_a_webhook_into_the_private_network_is_refused_not_sent(client, live_route, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    received = []
+
+    async def receiver(scope, receive, send):
+        received.append(scope["path"])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    with serve_in_thread(receiver) as hook:
+        queued = _enqueue(client, live_route, webhook_url=f"{hook.url}/hook")
+        assert job_execute(job_id=queued["job_id"], final_attempt=False).status == "succeeded"
+    assert received == []
+    job = Job.objects.get(id=queued["job_id"])
+    assert job.status == "succeeded" and job.webhook_status == "refused"
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("http://127.0.0.1:8000/hook", "127.0.0.1"),
+        ("http://localhost/hook", "not a public address"),
+        ("http://10.1.2.3/hook", "10.1.2.3"),
+        ("http://169.254.169.254/latest/meta-data", "169.254.169.254"),
+        ("http://[::1]/hook", "::1"),
+        ("https://93.184.215.14/hook", None),
+    ],
+)
+def test_webhook_addresses_must_be_public_unless_private_networks_are_allowed(settings, url, refused):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    reason = webhook_refusal(url)
+    assert reason is None if refused is None else refused in reason
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    assert webhook_refusal(url) is None
 
 
 @pytest.mark.django_db
