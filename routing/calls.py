@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from django.conf import settings
 
@@ -80,25 +81,21 @@ class CallDraft:
             attempts=list(execution.attempts),
             fallbacks_used=execution.fallbacks_used,
             escalations=execution.escalations,
-            input_tokens=execution.total_input_tokens,
-            output_tokens=execution.total_output_tokens,
-            cost=str(execution.total_cost),
+            **self.spend(execution),
             latency_ms=result.latency_ms if not execution.escalations else _elapsed_ms(self.started_at),
             ttft_ms=result.ttft_ms,
             prompt=_clip(self.prompt),
             answer=_clip(result.text),
             provider_quality=result.quality,
         )
-        self.finished = True
-        await record_spend(record.route_id, float(execution.total_cost))
-        await call_record_aenqueue(record)
+        await self._emit(record)
         return record
 
     async def finish_failed(self, error: ExecutionFailed | Exception, kind: str, message: str) -> CallRecord:
-        self.finished = True
         attempts = list(getattr(error, "attempts", []))
         record = CallRecord(
             **self._base(),
+            **self.spend(),
             status="error",
             prompt=_clip(self.prompt),
             error_kind=kind,
@@ -107,7 +104,7 @@ class CallDraft:
             fallbacks_used=max(len([a for a in attempts if a.get("status") != "ok"]) - 1, 0),
             latency_ms=_elapsed_ms(self.started_at),
         )
-        await call_record_aenqueue(record)
+        await self._emit(record)
         return record
 
     async def finish_disconnected(self) -> None:
@@ -116,21 +113,42 @@ class CallDraft:
         of the error rate. Shielded, since it runs inside a task being cancelled."""
         if self.finished:
             return
-        self.finished = True
         record = CallRecord(
             **self._base(),
+            **self.spend(),
             status="cancelled",
             prompt=_clip(self.prompt),
             error_kind="client_disconnected",
             error_message="the client closed the connection before the answer was complete",
             latency_ms=_elapsed_ms(self.started_at),
         )
-        await asyncio.shield(call_record_aenqueue(record))
+        await asyncio.shield(self._emit(record))
 
     async def finish_decided(self) -> CallRecord:
-        record = CallRecord(**self._base(), status="decided", latency_ms=_elapsed_ms(self.started_at))
-        await call_record_aenqueue(record)
+        record = CallRecord(
+            **self._base(), **self.spend(), status="decided", latency_ms=_elapsed_ms(self.started_at)
+        )
+        await self._emit(record)
         return record
+
+    def spend(self, execution: Execution | None = None) -> dict:
+        """Tokens and cost: the paid calls that routing made to decide (a classifier's), plus the
+        execution's answers and judgements."""
+        paid = list(self.routed.overhead) if self.routed is not None else []
+        cost = sum((result.cost for result in paid), Decimal(0))
+        tokens_in = sum(result.input_tokens for result in paid)
+        tokens_out = sum(result.output_tokens for result in paid)
+        if execution is not None:
+            cost += execution.total_cost
+            tokens_in += execution.total_input_tokens
+            tokens_out += execution.total_output_tokens
+        return {"input_tokens": tokens_in, "output_tokens": tokens_out, "cost": str(cost)}
+
+    async def _emit(self, record: CallRecord) -> None:
+        """The one record this draft yields: the route's spend today, then the queue."""
+        self.finished = True
+        await record_spend(record.route_id, float(record.cost))
+        await call_record_aenqueue(record)
 
 
 def _clip(text: str) -> str:

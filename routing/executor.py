@@ -182,18 +182,20 @@ async def _execute_cascade(
     plan = decision.cascade
     chain = _entries(snapshot, plan.chain)
     attempts: list[dict] = []
-    spent: list[CompletionResult] = []
+    spent: list[CompletionResult] = []  # every answer and every judgement: all of them are paid
+    answers = 0
     start = 0
     while True:
         position, entry, result = await _first_success(chain[start:], chat, attempts)
         spent.append(result)
+        answers += 1
         start += position + 1
-        confidence = await _confidence(snapshot, plan, request, result)
+        confidence, judgement = await _confidence(snapshot, plan, request, result)
+        if judgement is not None:
+            spent.append(judgement)
         attempts[-1]["confidence"] = round(confidence, 3)
         if confidence >= plan.threshold or start >= len(chain):
-            return _execution(
-                result, entry, attempts, fallbacks_used=0, escalations=len(spent) - 1, spent=spent
-            )
+            return _execution(result, entry, attempts, fallbacks_used=0, escalations=answers - 1, spent=spent)
 
 
 JUDGE_PROMPT = (
@@ -202,23 +204,27 @@ JUDGE_PROMPT = (
 )
 
 
-async def _confidence(snapshot, plan, request: RouteRequest, result: CompletionResult) -> float:
+async def _confidence(
+    snapshot, plan, request: RouteRequest, result: CompletionResult
+) -> tuple[float, CompletionResult | None]:
+    """The confidence in an answer, and the judge's paid reply when a judge gave it."""
     if plan.check != "judge" or plan.judge_model not in snapshot.models:
-        return answer_confidence(result.text, request)
+        return answer_confidence(result.text, request), None
     prompt = JUDGE_PROMPT.format(question=request.text[:4000], answer=result.text[:4000])
     try:
-        reply = await classify_once(snapshot.models[plan.judge_model], ({"role": "user", "content": prompt},))
+        judgement = await classify_once(
+            snapshot.models[plan.judge_model], ({"role": "user", "content": prompt},)
+        )
     except ProviderError:
-        return answer_confidence(result.text, request)
-    match = re.search(r"\b(10|[1-9])(?:\.\d+)?\b", reply)
-    return int(match.group(1)) / 10 if match else answer_confidence(result.text, request)
+        return answer_confidence(result.text, request), None
+    match = re.search(r"\b(10|[1-9])(?:\.\d+)?\b", judgement.text)
+    return (int(match.group(1)) / 10 if match else answer_confidence(result.text, request)), judgement
 
 
-async def classify_once(entry: ModelEntry, messages: tuple[dict, ...]) -> str:
-    """One short call to a helper model (a router's classifier, a cascade's judge)."""
+async def classify_once(entry: ModelEntry, messages: tuple[dict, ...]) -> CompletionResult:
+    """One short call to a helper model (a router's classifier, a cascade's judge); it is paid too."""
     chat = ChatRequest(messages=messages, max_tokens=50, temperature=0.0)
-    result = await adapter_for(entry.provider_kind).acomplete(entry.target, chat)
-    return result.text
+    return await adapter_for(entry.provider_kind).acomplete(entry.target, chat)
 
 
 async def execute_stream(

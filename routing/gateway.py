@@ -21,7 +21,7 @@ from routing.keys import hash_api_key
 from routing.live import live_state
 from routing.policies import NoEligibleModel
 from routing.policies.types import Decision, RouteRequest, RoutingContext
-from routing.providers.base import ChatRequest, estimate_tokens, message_chars
+from routing.providers.base import ChatRequest, CompletionResult, estimate_tokens, message_chars
 from routing.snapshot import KeyEntry, PolicyEntry, RouteEntry, RoutingSnapshot, snapshot_cache
 from routing.wire import chat_request_from
 
@@ -200,9 +200,12 @@ class Routed:
     decision: Decision
     user_hash: str
     exposure: Exposure | None = None
+    overhead: tuple[CompletionResult, ...] = ()  # paid calls made to decide (a classifier's)
 
 
-async def _classify(snapshot: RoutingSnapshot, policy: PolicyEntry, request: RouteRequest) -> str | None:
+async def _classify(
+    snapshot: RoutingSnapshot, policy: PolicyEntry, request: RouteRequest
+) -> CompletionResult | None:
     """Run an llm_router's classifier model; None on timeout or error, so the policy takes its default."""
     from routing.executor import classify_once
 
@@ -218,11 +221,12 @@ async def _classify(snapshot: RoutingSnapshot, policy: PolicyEntry, request: Rou
 
 async def decide(
     snapshot: RoutingSnapshot, route: RouteEntry, policy: PolicyEntry, request: RouteRequest
-) -> Decision:
+) -> tuple[Decision, tuple[CompletionResult, ...]]:
+    """The decision, and the paid calls it took (an llm_router's classification), which the call's
+    cost includes: a router that spends to decide must show that spend in its experiment."""
     state = await live_state(snapshot, route)
-    classification = (
-        await _classify(snapshot, policy, request) if policy.policy.needs_classification else None
-    )
+    classified = await _classify(snapshot, policy, request) if policy.policy.needs_classification else None
+    classification = classified.text if classified is not None else None
     context = RoutingContext(
         candidates=snapshot.candidates,
         stats=state.stats,
@@ -230,10 +234,11 @@ async def decide(
         classification=classification,
         embed=_embedder(policy),
     )
+    overhead = (classified,) if classified is not None else ()
     try:
         if policy.kind == "semantic":  # embedding takes milliseconds of CPU: keep it off the event loop
-            return await asyncio.to_thread(policy.policy.decide, request, context)
-        return policy.policy.decide(request, context)
+            return await asyncio.to_thread(policy.policy.decide, request, context), overhead
+        return policy.policy.decide(request, context), overhead
     except NoEligibleModel as exc:
         raise GatewayError(422, str(exc), param="messages") from exc
 
@@ -257,8 +262,8 @@ async def route_live_request(
     metadata = dict(data.get("metadata") or {})
     request = route_request_from_chat(chat, metadata)
     policy, exposure = choose_policy(snapshot, route, data.get("user"), metadata)
-    decision = await decide(snapshot, route, policy, request)
-    routed = Routed(snapshot, key, route, policy, decision, user_hash(data.get("user")), exposure)
+    decision, overhead = await decide(snapshot, route, policy, request)
+    routed = Routed(snapshot, key, route, policy, decision, user_hash(data.get("user")), exposure, overhead)
     return routed, chat, request
 
 

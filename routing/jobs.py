@@ -88,8 +88,8 @@ async def _run(job: Job, final: bool, prepared: tuple):
     snapshot, policy, route, exposure, key = prepared
     chat = chat_request_from(job.request)
     request = route_request_from_chat(chat, dict(job.request.get("metadata") or {}))
-    decision = await decide(snapshot, route, policy, request)
-    routed = Routed(snapshot, key, route, policy, decision, job.user_hash, exposure)
+    decision, overhead = await decide(snapshot, route, policy, request)
+    routed = Routed(snapshot, key, route, policy, decision, job.user_hash, exposure, overhead)
     draft = CallDraft(
         id=job.call_id.hex,
         source="job",

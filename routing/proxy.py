@@ -94,7 +94,7 @@ def _extra(draft: CallDraft, execution: Execution) -> dict:
         "model": execution.model.key,
         "fallbacks_used": execution.fallbacks_used,
         "escalations": execution.escalations,
-        "cost_usd": str(execution.total_cost),
+        "cost_usd": draft.spend(execution)["cost"],
         "trace": list(routed.decision.trace),
         **exposure_fields(routed),
     }

@@ -69,13 +69,12 @@ async def _ask(snapshot: RoutingSnapshot, route: RouteEntry, policy: PolicyEntry
     chat = ChatRequest(messages=({"role": "user", "content": prompt},))
     request = route_request_from_chat(chat, {})
     try:
-        decision = await decide(snapshot, route, policy, request)
+        decision, overhead = await decide(snapshot, route, policy, request)
         execution = await execute(snapshot, decision, chat, request)
     except (GatewayError, ExecutionFailed, ProviderError) as exc:
         return LiveAnswer(error=f"{type(exc).__name__}: {exc}")
-    return LiveAnswer(
-        execution.model.key, execution.result.text, float(execution.total_cost), execution.escalations
-    )
+    cost = execution.total_cost + sum((paid.cost for paid in overhead), 0)  # a classifier is paid too
+    return LiveAnswer(execution.model.key, execution.result.text, float(cost), execution.escalations)
 
 
 def _summary(version: PolicyVersion, items: list[Item], answers: list[LiveAnswer]) -> dict:

@@ -1,0 +1,124 @@
+"""Routing that pays to decide: an llm_router's classifier and a cascade's judge are part of the call's cost.
+
+The simulator counts the tokens each model served; priced at the registry's list prices they must add up
+to the cost on the call row, or an experiment would credit a router with savings it did not make.
+"""
+
+import json
+from decimal import ROUND_HALF_UP, Decimal
+
+import httpx
+import pytest
+
+from routing import services
+from routing.models import Call, Model
+from routing.recorder import calls_flush
+from routing.snapshot import snapshot_cache
+
+pytestmark = pytest.mark.django_db
+
+CAPITAL = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+def _go_live(live_route, name: str, spec: dict) -> None:
+    version = services.policy_create(route=live_route.route, name=name, spec=spec)
+    services.route_set_live_policy(route=live_route.route, version=version)
+    snapshot_cache.clear()
+
+
+def _post(client, live_route) -> dict:
+    response = client.post(
+        "/v1/chat/completions",
+        data=json.dumps({"messages": CAPITAL}),
+        content_type="application/json",
+        **live_route.auth,
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def _served_cost(live_route) -> tuple[Decimal, dict]:
+    """What the simulator's models served, at the registry's prices per million tokens."""
+    stats = httpx.get(f"{live_route.simulator.url}/_sim/stats").json()["models"]
+    total = Decimal(0)
+    for model in Model.objects.filter(provider__name="simulator"):
+        served = stats.get(model.model_id, {})
+        total += Decimal(served.get("prompt_tokens", 0)) * model.input_price_per_mtok / 1_000_000
+        total += Decimal(served.get("completion_tokens", 0)) * model.output_price_per_mtok / 1_000_000
+    return total, stats
+
+
+def _cents_of_a_millionth(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.00000001"), rounding=ROUND_HALF_UP)
+
+
+def test_an_llm_routers_classifier_call_is_in_the_calls_cost_and_tokens(client, live_route):
+    _go_live(
+        live_route,
+        "llm-router",
+        {
+            "kind": "llm_router",
+            "classifier_model": "simulator/gpt-4o-mini",
+            "tiers": {
+                "SIMPLE": ["simulator/gpt-4o"],
+                "MODERATE": ["simulator/gpt-4o"],
+                "COMPLEX": ["simulator/claude-opus-4-1"],
+            },
+            "default_tier": "MODERATE",
+        },
+    )
+    body = _post(client, live_route)
+    calls_flush()
+    call = Call.objects.get()
+    expected, stats = _served_cost(live_route)
+    assert stats["gpt-4o-mini"]["requests"] == 1  # the classification, paid like any call
+    assert call.cost == _cents_of_a_millionth(expected) and call.cost > 0
+    served_tokens = sum(m["prompt_tokens"] + m["completion_tokens"] for m in stats.values())
+    assert call.input_tokens + call.output_tokens == served_tokens
+    assert Decimal(body["routelab"]["cost_usd"]) == call.cost
+
+
+def test_a_cascades_judge_calls_are_in_the_calls_cost(client, live_route):
+    _go_live(
+        live_route,
+        "judged-cascade",
+        {
+            "kind": "cascade",
+            "chain": ["simulator/gpt-4o-mini", "simulator/gpt-4o"],
+            "threshold": 0.7,
+            "check": "judge",
+            "judge_model": "simulator/claude-opus-4-1",
+        },
+    )
+    _post(client, live_route)
+    calls_flush()
+    call = Call.objects.get()
+    expected, stats = _served_cost(live_route)
+    assert stats["claude-opus-4-1"]["requests"] >= 1  # at least one judgement
+    assert call.cost == _cents_of_a_millionth(expected)
+    assert call.escalations == stats["gpt-4o"]["requests"]  # judgements are not escalations
+
+
+def test_a_decision_only_request_records_what_its_classifier_cost(client, live_route):
+    _go_live(
+        live_route,
+        "llm-router",
+        {
+            "kind": "llm_router",
+            "classifier_model": "simulator/gpt-4o-mini",
+            "tiers": {
+                "SIMPLE": ["simulator/gpt-4o-mini"],
+                "MODERATE": ["simulator/gpt-4o"],
+                "COMPLEX": ["simulator/claude-opus-4-1"],
+            },
+            "default_tier": "MODERATE",
+        },
+    )
+    response = client.post(
+        "/api/v1/route", data={"messages": CAPITAL}, content_type="application/json", **live_route.auth
+    )
+    assert response.status_code == 200, response.content
+    calls_flush()
+    call = Call.objects.get()
+    expected, _ = _served_cost(live_route)
+    assert call.status == "decided" and call.cost == _cents_of_a_millionth(expected) > 0
