@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -200,7 +201,31 @@ class Routed:
     decision: Decision
     user_hash: str
     exposure: Exposure | None = None
-    overhead: tuple[CompletionResult, ...] = ()  # paid calls made to decide (a classifier's)
+    overhead: tuple[Paid, ...] = ()  # paid calls made to decide (a classifier's)
+
+
+@dataclass(frozen=True)
+class Paid:
+    """What a call made to decide (an llm_router's classification) cost; the call row adds it up."""
+
+    cost: Decimal
+    input_tokens: int
+    output_tokens: int
+
+    @classmethod
+    def of(cls, result: CompletionResult) -> Paid:
+        return cls(result.cost, result.input_tokens, result.output_tokens)
+
+    def to_json(self) -> dict:
+        return {
+            "cost": str(self.cost),
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Paid:
+        return cls(Decimal(data["cost"]), data["input_tokens"], data["output_tokens"])
 
 
 async def _classify(
@@ -221,7 +246,7 @@ async def _classify(
 
 async def decide(
     snapshot: RoutingSnapshot, route: RouteEntry, policy: PolicyEntry, request: RouteRequest
-) -> tuple[Decision, tuple[CompletionResult, ...]]:
+) -> tuple[Decision, tuple[Paid, ...]]:
     """The decision, and the paid calls it took (an llm_router's classification), which the call's
     cost includes: a router that spends to decide must show that spend in its experiment."""
     state = await live_state(snapshot, route)
@@ -234,7 +259,7 @@ async def decide(
         classification=classification,
         embed=_embedder(policy),
     )
-    overhead = (classified,) if classified is not None else ()
+    overhead = (Paid.of(classified),) if classified is not None else ()
     try:
         if policy.kind == "semantic":  # embedding takes milliseconds of CPU: keep it off the event loop
             return await asyncio.to_thread(policy.policy.decide, request, context), overhead

@@ -29,9 +29,10 @@ from django.utils import timezone
 
 from routing.calls import CallDraft, now_iso
 from routing.executor import ExecutionFailed, execute
-from routing.gateway import Exposure, Routed, decide, route_request_from_chat
+from routing.gateway import Exposure, Paid, Routed, decide, route_request_from_chat
 from routing.models import Job
 from routing.pgtext import storable
+from routing.policies.types import Decision
 from routing.snapshot import KeyEntry, snapshot_cache
 from routing.wire import chat_request_from, completion_body
 
@@ -49,6 +50,8 @@ def job_create(*, routed: Routed, data: dict, webhook_url: str = "") -> Job:
         call_id=uuid.uuid4(),
         request=storable(data),  # what the worker will send, as PostgreSQL can keep it
         exposure=exposure,
+        decision=storable(routed.decision.to_json()),
+        routing_spend=[paid.to_json() for paid in routed.overhead],
         user_hash=routed.user_hash,
         webhook_url=webhook_url,
         webhook_status="pending" if webhook_url else "",
@@ -88,7 +91,11 @@ async def _run(job: Job, final: bool, prepared: tuple):
     snapshot, policy, route, exposure, key = prepared
     chat = chat_request_from(job.request)
     request = route_request_from_chat(chat, dict(job.request.get("metadata") or {}))
-    decision, overhead = await decide(snapshot, route, policy, request)
+    if job.decision:  # the decision the client was answered with, and what it cost to make
+        decision = Decision.from_json(job.decision)
+        overhead = tuple(Paid.from_json(paid) for paid in job.routing_spend)
+    else:
+        decision, overhead = await decide(snapshot, route, policy, request)
     routed = Routed(snapshot, key, route, policy, decision, job.user_hash, exposure, overhead)
     draft = CallDraft(
         id=job.call_id.hex,

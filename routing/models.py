@@ -364,6 +364,10 @@ class Job(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     request = models.JSONField()
     exposure = models.JSONField(default=dict, blank=True)
+    # The decision the client was answered with when the job was queued, and the paid calls it took;
+    # the worker executes that decision rather than deciding (and paying a classifier) again.
+    decision = models.JSONField(null=True, blank=True)
+    routing_spend = models.JSONField(default=list, blank=True)
     user_hash = models.CharField(max_length=64, blank=True)
     result = models.JSONField(null=True, blank=True)
     error_kind = models.CharField(max_length=32, blank=True)

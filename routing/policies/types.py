@@ -120,3 +120,36 @@ class Decision:
     tier: str | None = None
     cascade: CascadePlan | None = None
     score: float | None = None
+
+    def to_json(self) -> dict:
+        """The decision as JSON keeps it (a queued job carries it to the worker that executes it)."""
+        cascade = self.cascade
+        return {
+            "model": self.model,
+            "fallbacks": list(self.fallbacks),
+            "trace": list(self.trace),
+            "policy_kind": self.policy_kind,
+            "tier": self.tier,
+            "score": self.score,
+            "cascade": None
+            if cascade is None
+            else {
+                "chain": list(cascade.chain),
+                "threshold": cascade.threshold,
+                "check": cascade.check,
+                "judge_model": cascade.judge_model,
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Decision:
+        cascade = data.get("cascade")
+        return cls(
+            model=data["model"],
+            fallbacks=tuple(data["fallbacks"]),
+            trace=tuple(data["trace"]),
+            policy_kind=data["policy_kind"],
+            tier=data.get("tier"),
+            score=data.get("score"),
+            cascade=None if cascade is None else CascadePlan(**{**cascade, "chain": tuple(cascade["chain"])}),
+        )

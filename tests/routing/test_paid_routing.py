@@ -18,6 +18,16 @@ from routing.snapshot import snapshot_cache
 pytestmark = pytest.mark.django_db
 
 CAPITAL = [{"role": "user", "content": "What is the capital of France?"}]
+LLM_ROUTER = {
+    "kind": "llm_router",
+    "classifier_model": "simulator/gpt-4o-mini",
+    "tiers": {
+        "SIMPLE": ["simulator/gpt-4o"],
+        "MODERATE": ["simulator/gpt-4o"],
+        "COMPLEX": ["simulator/claude-opus-4-1"],
+    },
+    "default_tier": "MODERATE",
+}
 
 
 def _go_live(live_route, name: str, spec: dict) -> None:
@@ -122,3 +132,39 @@ def test_a_decision_only_request_records_what_its_classifier_cost(client, live_r
     call = Call.objects.get()
     expected, _ = _served_cost(live_route)
     assert call.status == "decided" and call.cost == _cents_of_a_millionth(expected) > 0
+
+
+def test_a_queued_job_runs_the_decision_it_answered_with_and_classifies_once(client, live_route):
+    from routing.jobs import job_execute
+
+    _go_live(live_route, "llm-router", LLM_ROUTER)
+    response = client.post(
+        "/api/v1/route",
+        data={"messages": CAPITAL, "execute": True},
+        content_type="application/json",
+        **live_route.auth,
+    )
+    assert response.status_code == 202, response.content
+    queued = response.json()
+    assert job_execute(job_id=queued["job_id"], final_attempt=False).status == "succeeded"
+    calls_flush()
+    call = Call.objects.get()
+    expected, stats = _served_cost(live_route)
+    assert stats["gpt-4o-mini"]["requests"] == 1  # classified when queued, not again in the worker
+    assert call.model.key == queued["model"] and call.source == "job"
+    assert call.cost == _cents_of_a_millionth(expected)
+
+
+def test_a_decision_survives_its_trip_through_json_cascade_plan_included():
+    from routing.policies.types import CascadePlan, Decision
+
+    decision = Decision(
+        model="a/cheap",
+        fallbacks=("a/mid",),
+        trace=("why",),
+        policy_kind="cascade",
+        tier="cheap",
+        cascade=CascadePlan(chain=("a/cheap", "a/mid"), threshold=0.7, check="judge", judge_model="a/top"),
+        score=0.5,
+    )
+    assert Decision.from_json(json.loads(json.dumps(decision.to_json()))) == decision
