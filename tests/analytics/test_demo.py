@@ -23,3 +23,16 @@ def test_the_demo_tells_the_whole_story_and_prints_a_significant_cost_cut():
     assert Score.objects.filter(scorer="recorded_quality").exists()
     assert "treatment cuts cost per call by" in text
     assert "quality (recorded_quality)" in text and " points [" in text
+
+
+def test_the_demo_stops_at_once_naming_a_port_that_is_taken():
+    import socket
+
+    from django.core.management.base import CommandError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(CommandError, match=f"port {port} is in use"):
+            call_command("demo", serve=False, port=port, stdout=StringIO())

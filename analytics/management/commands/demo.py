@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import secrets
 import signal
+import socket
 import sys
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from analytics import demo
 from config.asgi import application
@@ -31,6 +32,18 @@ PROMPTS = (
 )
 
 
+def _check_port_free(port: int) -> None:
+    """Fail at once, not after the seeding, when the web UI's port is taken."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise CommandError(
+                f"port {port} is in use ({exc.strerror}); pass --port with a free one"
+            ) from exc
+
+
 class Command(BaseCommand):
     help = "Run the routelab demo: an experiment on simulated models, its significance report, and the UI."
 
@@ -42,9 +55,16 @@ class Command(BaseCommand):
         parser.add_argument("--users", type=int, default=2000, help="simulated users in the experiment")
         parser.add_argument("--requests-per-user", type=int, default=2)
 
-    def handle(self, *args, serve: bool, port: int, seed: int, time_scale: float, **options):
+    def handle(self, *args, **options):
+        _check_port_free(options["port"])
         # SIGTERM (a supervisor, `kill`) unwinds like Ctrl-C, so the worker and the servers stop with the demo
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        try:
+            self._story(**options)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def _story(self, *, serve: bool, port: int, seed: int, time_scale: float, **options):
         self._say("Migrating the database")
         call_command("migrate", interactive=False, verbosity=0)
         with run_in_thread(seed=seed, time_scale=time_scale) as simulator:
