@@ -110,7 +110,7 @@ class CallDraft:
     async def finish_disconnected(self) -> None:
         """The client hung up before its answer was complete. The call is still recorded, once, since the
         provider may already have been paid, as "cancelled": not an error of the policy, so it stays out
-        of the error rate. Shielded, since it runs inside a task being cancelled."""
+        of the error rate."""
         if self.finished:
             return
         record = CallRecord(
@@ -122,7 +122,7 @@ class CallDraft:
             error_message="the client closed the connection before the answer was complete",
             latency_ms=_elapsed_ms(self.started_at),
         )
-        await asyncio.shield(self._emit(record))
+        await self._emit(record)
 
     async def finish_decided(self) -> CallRecord:
         record = CallRecord(
@@ -145,8 +145,13 @@ class CallDraft:
         return {"input_tokens": tokens_in, "output_tokens": tokens_out, "cost": str(cost)}
 
     async def _emit(self, record: CallRecord) -> None:
-        """The one record this draft yields: the route's spend today, then the queue."""
+        """The one record this draft yields: the route's spend today, then the queue. Shielded: a client
+        that hangs up meanwhile cancels the request, never the recording of what it cost."""
         self.finished = True
+        await asyncio.shield(self._send(record))
+
+    @staticmethod
+    async def _send(record: CallRecord) -> None:
         await record_spend(record.route_id, float(record.cost))
         await call_record_aenqueue(record)
 
