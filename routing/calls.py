@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -11,7 +12,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from routing.executor import Execution, ExecutionFailed
-from routing.gateway import Routed
+from routing.gateway import Paid, Routed
 from routing.live import record_spend
 from routing.recorder import CallRecord, call_record_aenqueue
 
@@ -132,17 +133,7 @@ class CallDraft:
         return record
 
     def spend(self, execution: Execution | None = None) -> dict:
-        """Tokens and cost: the paid calls that routing made to decide (a classifier's), plus the
-        execution's answers and judgements."""
-        paid = list(self.routed.overhead) if self.routed is not None else []
-        cost = sum((result.cost for result in paid), Decimal(0))
-        tokens_in = sum(result.input_tokens for result in paid)
-        tokens_out = sum(result.output_tokens for result in paid)
-        if execution is not None:
-            cost += execution.total_cost
-            tokens_in += execution.total_input_tokens
-            tokens_out += execution.total_output_tokens
-        return {"input_tokens": tokens_in, "output_tokens": tokens_out, "cost": str(cost)}
+        return call_spend(self.routed.overhead if self.routed is not None else (), execution)
 
     async def _emit(self, record: CallRecord) -> None:
         """The one record this draft yields: the route's spend today, then the queue. Shielded: a client
@@ -154,6 +145,20 @@ class CallDraft:
     async def _send(record: CallRecord) -> None:
         await record_spend(record.route_id, float(record.cost))
         await call_record_aenqueue(record)
+
+
+def call_spend(overhead: Iterable[Paid], execution: Execution | None = None) -> dict:
+    """A call's tokens and cost: the paid calls that routing made to decide (a classifier's), plus the
+    execution's answers and judgements."""
+    paid = list(overhead)
+    cost = sum((result.cost for result in paid), Decimal(0))
+    tokens_in = sum(result.input_tokens for result in paid)
+    tokens_out = sum(result.output_tokens for result in paid)
+    if execution is not None:
+        cost += execution.total_cost
+        tokens_in += execution.total_input_tokens
+        tokens_out += execution.total_output_tokens
+    return {"input_tokens": tokens_in, "output_tokens": tokens_out, "cost": str(cost)}
 
 
 def _clip(text: str) -> str:

@@ -108,3 +108,15 @@ class CallFactory(factory.django.DjangoModelFactory):
     status = "ok"
     started_at = factory.LazyFunction(_now)
     completed_at = factory.LazyAttribute(lambda o: o.started_at)
+
+
+def publish_live(route, name: str, spec: dict):
+    """Make a new policy `name` with `spec` the route's live one, as every process would see it next."""
+    from routing import live, services
+    from routing.snapshot import snapshot_cache
+
+    version = services.policy_create(route=route, name=name, spec=spec)
+    services.route_set_live_policy(route=route, version=version)
+    snapshot_cache.clear()
+    live.reset_cache()
+    return version

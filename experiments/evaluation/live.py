@@ -20,6 +20,7 @@ from asgiref.sync import async_to_sync
 
 from experiments.evaluation.common import EvaluationError, Outcome, Progress, ProgressCallback, version_label
 from experiments.models import DatasetItem, Evaluation
+from routing.calls import call_spend
 from routing.executor import ExecutionFailed, execute
 from routing.gateway import GatewayError, decide, route_request_from_chat
 from routing.models import PolicyVersion
@@ -73,8 +74,8 @@ async def _ask(snapshot: RoutingSnapshot, route: RouteEntry, policy: PolicyEntry
         execution = await execute(snapshot, decision, chat, request)
     except (GatewayError, ExecutionFailed, ProviderError) as exc:
         return LiveAnswer(error=f"{type(exc).__name__}: {exc}")
-    cost = execution.total_cost + sum((paid.cost for paid in overhead), 0)  # a classifier is paid too
-    return LiveAnswer(execution.model.key, execution.result.text, float(cost), execution.escalations)
+    cost = float(call_spend(overhead, execution)["cost"])  # a classifier is paid too
+    return LiveAnswer(execution.model.key, execution.result.text, cost, execution.escalations)
 
 
 def _summary(version: PolicyVersion, items: list[Item], answers: list[LiveAnswer]) -> dict:

@@ -6,19 +6,12 @@ import json
 import pytest
 from asgiref.sync import async_to_sync
 
-from routing import live, services
-from routing.snapshot import snapshot_cache
+from routing import live
+from tests.factories import publish_live
 
 pytestmark = pytest.mark.django_db
 
 MINI, MID, TOP = "simulator/gpt-4o-mini", "simulator/gpt-4o", "simulator/claude-opus-4-1"
-
-
-def _go_live(live_route, name: str, spec: dict) -> None:
-    version = services.policy_create(route=live_route.route, name=name, spec=spec)
-    services.route_set_live_policy(route=live_route.route, version=version)
-    snapshot_cache.clear()
-    live.reset_cache()
 
 
 def _model(client, live_route, text: str) -> str:
@@ -36,7 +29,9 @@ def _observe(model: str, latency_ms: float, calls: int = 25) -> None:
 
 
 def test_latency_aware_follows_the_latency_window_the_executor_keeps_in_redis(client, live_route):
-    _go_live(live_route, "fastest", {"kind": "latency_aware", "models": [MINI, MID], "objective": "p95"})
+    publish_live(
+        live_route.route, "fastest", {"kind": "latency_aware", "models": [MINI, MID], "objective": "p95"}
+    )
     _observe(MINI, 3000)
     _observe(MID, 200)
     assert _model(client, live_route, "Hello") == MID
@@ -53,7 +48,7 @@ def test_cost_aware_falls_to_the_cheapest_model_once_the_route_has_spent_its_bud
         "quality": {MINI: 0.7, MID: 0.86, TOP: 0.95},
         "expected_output_tokens": 300,
     }
-    _go_live(live_route, "within-budget", spec)
+    publish_live(live_route.route, "within-budget", spec)
     assert _model(client, live_route, "Summarise this contract.") == MID
     budget = float(live_route.route.daily_budget_usd)
     async_to_sync(live.record_spend)(live_route.route.id, budget - 0.0001)
@@ -74,6 +69,6 @@ def test_semantic_routing_sends_a_refund_question_to_billing_and_the_rest_to_the
         "threshold": 0.5,
         "default": TOP,
     }
-    _go_live(live_route, "by-meaning", spec)
+    publish_live(live_route.route, "by-meaning", spec)
     assert _model(client, live_route, "Can I get my money back for last month's invoice?") == MINI
     assert _model(client, live_route, "Prove that there are infinitely many primes.") == TOP

@@ -10,10 +10,9 @@ from decimal import ROUND_HALF_UP, Decimal
 import httpx
 import pytest
 
-from routing import services
 from routing.models import Call, Model
 from routing.recorder import calls_flush
-from routing.snapshot import snapshot_cache
+from tests.factories import publish_live
 
 pytestmark = pytest.mark.django_db
 
@@ -28,12 +27,6 @@ LLM_ROUTER = {
     },
     "default_tier": "MODERATE",
 }
-
-
-def _go_live(live_route, name: str, spec: dict) -> None:
-    version = services.policy_create(route=live_route.route, name=name, spec=spec)
-    services.route_set_live_policy(route=live_route.route, version=version)
-    snapshot_cache.clear()
 
 
 def _post(client, live_route) -> dict:
@@ -63,20 +56,7 @@ def _cents_of_a_millionth(value: Decimal) -> Decimal:
 
 
 def test_an_llm_routers_classifier_call_is_in_the_calls_cost_and_tokens(client, live_route):
-    _go_live(
-        live_route,
-        "llm-router",
-        {
-            "kind": "llm_router",
-            "classifier_model": "simulator/gpt-4o-mini",
-            "tiers": {
-                "SIMPLE": ["simulator/gpt-4o"],
-                "MODERATE": ["simulator/gpt-4o"],
-                "COMPLEX": ["simulator/claude-opus-4-1"],
-            },
-            "default_tier": "MODERATE",
-        },
-    )
+    publish_live(live_route.route, "llm-router", LLM_ROUTER)
     body = _post(client, live_route)
     calls_flush()
     call = Call.objects.get()
@@ -89,8 +69,8 @@ def test_an_llm_routers_classifier_call_is_in_the_calls_cost_and_tokens(client, 
 
 
 def test_a_cascades_judge_calls_are_in_the_calls_cost(client, live_route):
-    _go_live(
-        live_route,
+    publish_live(
+        live_route.route,
         "judged-cascade",
         {
             "kind": "cascade",
@@ -110,20 +90,7 @@ def test_a_cascades_judge_calls_are_in_the_calls_cost(client, live_route):
 
 
 def test_a_decision_only_request_records_what_its_classifier_cost(client, live_route):
-    _go_live(
-        live_route,
-        "llm-router",
-        {
-            "kind": "llm_router",
-            "classifier_model": "simulator/gpt-4o-mini",
-            "tiers": {
-                "SIMPLE": ["simulator/gpt-4o-mini"],
-                "MODERATE": ["simulator/gpt-4o"],
-                "COMPLEX": ["simulator/claude-opus-4-1"],
-            },
-            "default_tier": "MODERATE",
-        },
-    )
+    publish_live(live_route.route, "llm-router", LLM_ROUTER)
     response = client.post(
         "/api/v1/route", data={"messages": CAPITAL}, content_type="application/json", **live_route.auth
     )
@@ -137,7 +104,7 @@ def test_a_decision_only_request_records_what_its_classifier_cost(client, live_r
 def test_a_queued_job_runs_the_decision_it_answered_with_and_classifies_once(client, live_route):
     from routing.jobs import job_execute
 
-    _go_live(live_route, "llm-router", LLM_ROUTER)
+    publish_live(live_route.route, "llm-router", LLM_ROUTER)
     response = client.post(
         "/api/v1/route",
         data={"messages": CAPITAL, "execute": True},
