@@ -31,6 +31,7 @@ system-deps:
 
 test: install system-deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest
 
 bench: install

@@ -21,12 +21,13 @@ from rest_framework.views import APIView
 
 from analytics import selectors, services
 from analytics.models import Score
-from routing import wire
 from routing.apis.decisions import ErrorSerializer
-from routing.gateway import GatewayError, authenticate
+from routing.gateway import wire
+from routing.gateway.authenticate import authenticate
+from routing.gateway.errors import GatewayError
+from routing.gateway.recorder import calls_flush
+from routing.gateway.snapshot import snapshot_cache
 from routing.models import Call
-from routing.recorder import calls_flush
-from routing.snapshot import snapshot_cache
 
 COMMENT_MAX_CHARS = 2000
 

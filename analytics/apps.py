@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class AnalyticsConfig(AppConfig):
     name = "analytics"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Plug scoring into routing (routing.hooks): route scoring settings, and scoring stored calls."""
+        from analytics.scoring_config import scoring_validate
+        from analytics.tasks import score_calls_enqueue
+        from routing import hooks
+
+        hooks.register_scoring_validator(scoring_validate)
+        hooks.register_calls_stored(score_calls_enqueue)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analytics.scorers import SCORERS, scorer_build
+from routing.hooks import ScoringInvalid
 
 DEFAULT_SCORERS = ("heuristic_confidence", "recorded_quality")
 JUDGE = "llm_judge"
@@ -40,7 +41,7 @@ JUDGE_KEYS = ("model", "sample_rate", "rubric", "rubric_version")
 CODE_OPTIONS = frozenset({"embed", "complete", "cache", "judge"})
 
 
-class ScoringConfigError(ValueError):
+class ScoringConfigError(ScoringInvalid):
     """A bad scoring setting; `path` names it (`scoring.judge.sample_rate`)."""
 
     def __init__(self, path: str, message: str):

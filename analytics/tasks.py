@@ -5,14 +5,16 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import DatabaseError, InterfaceError
 
+from analytics.reporting import analytics_refresh, weekly_reports_run
 from analytics.services import call_score
 
 DAY_SECONDS = 24 * 3600
 
 
-# routing.recorder enqueues this by name after it stores calls, so routing never imports analytics.
+SCORE_BATCH = 50
+
+
 @shared_task(
-    name="analytics.tasks.score_calls_task",
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=(DatabaseError, InterfaceError),
@@ -28,17 +30,19 @@ def score_calls_task(call_ids: list[str]) -> int:
     return sum(len(call_score(call_id=call_id)) for call_id in call_ids)
 
 
+def score_calls_enqueue(call_ids: list[str]) -> None:
+    """routing.hooks' `calls_stored`: the recorder calls it after commit with the answered calls stored."""
+    for start in range(0, len(call_ids), SCORE_BATCH):
+        score_calls_task.delay(call_ids[start : start + SCORE_BATCH])
+
+
 @shared_task(acks_late=True, expires=55, ignore_result=True)
 def analytics_refresh_task() -> dict:
     """Beat, every minute: fold new calls and scores into roll-ups; store today's report per experiment."""
-    from analytics.reporting import analytics_refresh
-
     return analytics_refresh()
 
 
 @shared_task(acks_late=True, expires=6 * 3600, ignore_result=True)
 def weekly_reports_task() -> int:
     """Beat, Mondays: build and mail each running experiment's weekly report (a second run does nothing)."""
-    from analytics.reporting import weekly_reports_run
-
     return len(weekly_reports_run())

@@ -32,11 +32,12 @@ def _setup(simulator_url: str) -> str:
     django.setup()
     from django.core.management import call_command
 
+    from devtools.seed import registry_seed_simulator
     from routing import services
     from routing.models import Route
 
     call_command("migrate", interactive=False, verbosity=0)
-    services.registry_seed_simulator(base_url=f"{simulator_url}/v1", name="bench-sim")
+    registry_seed_simulator(base_url=f"{simulator_url}/v1", name="bench-sim")
     Route.objects.filter(name="bench").update(live_policy=None)
     route, _ = Route.objects.get_or_create(name="bench")
     spec = {"kind": "rules", "rules": [], "default": "bench-sim/gpt-4o-mini"}

@@ -52,13 +52,14 @@ def _setup():
 
 
 def _experiment():
+    from devtools.seed import registry_seed_simulator
     from experiments import services as experiments
     from experiments.models import Experiment
     from routing import services
     from routing.models import Route
 
     _cleanup()
-    services.registry_seed_simulator(base_url="http://127.0.0.1:9/v1", name="bench-sim")
+    registry_seed_simulator(base_url="http://127.0.0.1:9/v1", name="bench-sim")
     route = Route.objects.create(name="bench-report")
     cheap = services.policy_create(
         route=route, name="cheap", spec={"kind": "rules", "rules": [], "default": "bench-sim/gpt-4o-mini"}

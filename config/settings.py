@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "routing",
     "experiments",
     "analytics",
+    "devtools",  # the simulator, traffic generator and demo commands: development tooling, no models
 ]
 
 MIDDLEWARE = [

@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from routing.proxy import chat_completions
+from routing.gateway.proxy import chat_completions
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="routing:route-list", permanent=False)),

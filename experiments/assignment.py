@@ -153,3 +153,12 @@ def assign(
         return OUTSIDE
     variation = choose_variation(n, get_bucket_ranges(len(weights), coverage, weights))
     return Assignment(variation=variation, bucket=n, in_experiment=variation >= 0)
+
+
+def targeting_matches(targeting: dict, metadata: dict[str, str]) -> bool:
+    """Every targeted metadata key must carry one of its allowed values; no targeting means everyone."""
+    for key, allowed in targeting.items():
+        values = allowed if isinstance(allowed, list | tuple) else [allowed]
+        if metadata.get(key) not in {str(value) for value in values}:
+            return False
+    return True

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Avg, Count, Q, StdDev
 from django.utils import timezone
 
-from analytics.stats.power import runtime_days, sample_size_mean, sample_size_proportion
+from experiments.power import runtime_days, sample_size_mean, sample_size_proportion
 from routing.models import Call, Route
 
 BASELINE_DAYS = 7

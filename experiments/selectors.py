@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.db.models import Avg, Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from experiments.assignment import assign, targeting_matches
 from experiments.models import Dataset, Experiment, RecordedAnswer, Variant, prompt_hash
 from routing.models import Call, Route
 
@@ -117,6 +119,21 @@ class ExperimentSnapshot:
     @property
     def weights(self) -> list[float]:
         return [variant.weight for variant in self.variants]
+
+    def variant_for(self, user_id: str, metadata: Mapping[str, str]) -> VariantSnapshot | None:
+        """The user's variant by GrowthBook's hashing, or None when targeting or coverage leaves them out
+        (routing.hooks.LiveExperiment: what the gateway assigns with)."""
+        if not targeting_matches(self.targeting, metadata):
+            return None
+        assignment = assign(
+            seed=self.seed,
+            user_id=user_id,
+            weights=self.weights,
+            coverage=self.coverage,
+            namespace=self.namespace,
+            hash_version=self.hash_version,
+        )
+        return self.variants[assignment.variation] if assignment.in_experiment else None
 
 
 def experiment_list(*, route: Route | None = None, status: str | None = None) -> QuerySet[Experiment]:

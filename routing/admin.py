@@ -1,5 +1,9 @@
+"""The Django admin: the registry's writes go through the services (validation, cache invalidation);
+routes, policies and keys are read here and changed where their services are (the routes UI, the API)."""
+
 from django.contrib import admin
 
+from routing import services
 from routing.models import ApiKey, AuditEntry, Call, Model, PolicyVersion, Provider, Route, RoutingPolicy
 
 
@@ -28,6 +32,15 @@ class ProviderAdmin(admin.ModelAdmin):
     def api_key_configured(self, obj: Provider) -> bool:
         return obj.api_key_configured
 
+    def save_model(self, request, obj: Provider, form, change: bool) -> None:
+        services.provider_update(provider=obj)  # validates, saves, invalidates every process's snapshot
+
+    def save_formset(self, request, form, formset, change: bool) -> None:
+        for model in formset.save(commit=False):
+            services.model_update(model=model)
+        for model in formset.deleted_objects:
+            services.model_delete(model=model)
+
 
 @admin.register(Model)
 class ModelAdmin(admin.ModelAdmin):
@@ -48,6 +61,29 @@ class ModelAdmin(admin.ModelAdmin):
     search_fields = ["model_id", "display_name"]
     list_select_related = ["provider"]
 
+    def save_model(self, request, obj: Model, form, change: bool) -> None:
+        services.model_update(model=obj)  # validates, saves, invalidates every process's snapshot
+
+    def delete_model(self, request, obj: Model) -> None:
+        services.model_delete(model=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for model in queryset:
+            services.model_delete(model=model)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows a service owns the changes of: shown here, changed in the routes UI or the API."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
 
 class PolicyVersionInline(admin.TabularInline):
     model = PolicyVersion
@@ -62,46 +98,37 @@ class PolicyVersionInline(admin.TabularInline):
 
 
 @admin.register(Route)
-class RouteAdmin(admin.ModelAdmin):
+class RouteAdmin(ReadOnlyAdmin):
     list_display = ["name", "live_policy", "daily_budget_usd", "enabled", "updated_at"]
     search_fields = ["name"]
     list_select_related = ["live_policy__policy"]
 
 
 @admin.register(RoutingPolicy)
-class RoutingPolicyAdmin(admin.ModelAdmin):
+class RoutingPolicyAdmin(ReadOnlyAdmin):
     list_display = ["name", "route", "created_at"]
     list_filter = ["route"]
     inlines = [PolicyVersionInline]
 
 
 @admin.register(PolicyVersion)
-class PolicyVersionAdmin(admin.ModelAdmin):
+class PolicyVersionAdmin(ReadOnlyAdmin):
     """Versions are immutable: they are read here and published through the policy pages and API."""
 
     list_display = ["__str__", "kind", "note", "created_by", "created_at"]
     list_filter = ["kind", "policy__route"]
-    readonly_fields = ["policy", "number", "kind", "spec", "note", "created_by", "created_at"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "prefix", "created_at", "revoked_at", "last_used_at"]
-    readonly_fields = ["prefix", "key_hash", "created_by", "created_at", "revoked_at", "last_used_at"]
-    filter_horizontal = ["routes"]
+class ApiKeyAdmin(ReadOnlyAdmin):
+    """Keys are created where the raw key can be shown once, and revoked, in the routes UI or the API."""
 
-    def has_add_permission(self, request) -> bool:
-        return False  # keys are created where the raw key can be shown once: the routes UI or the API
+    list_display = ["name", "prefix", "created_at", "revoked_at", "last_used_at"]
+    exclude = ["key_hash"]
 
 
 @admin.register(Call)
-class CallAdmin(admin.ModelAdmin):
+class CallAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "route",
@@ -118,25 +145,9 @@ class CallAdmin(admin.ModelAdmin):
     date_hierarchy = "started_at"
     list_select_related = ["route"]
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "actor", "action", "target_type", "target_label", "note"]
     list_filter = ["action", "target_type"]
     search_fields = ["target_label", "note"]
-    readonly_fields = [f.name for f in AuditEntry._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -10,13 +11,17 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from analytics.scoring_config import ScoringConfigError, scoring_validate
+from routing import hooks
 from routing.audit import audit_record
-from routing.keys import KEY_PREFIX, hash_api_key
-from routing.models import ApiKey, Model, PolicyVersion, Provider, Route, RoutingPolicy
+from routing.gateway.adapters import adapter_for
+from routing.gateway.decide import Routed
+from routing.gateway.keys import KEY_PREFIX, hash_api_key
+from routing.gateway.pgtext import storable
+from routing.gateway.snapshot import routing_cache_invalidate
+from routing.models import ApiKey, Job, Model, PolicyVersion, Provider, Route, RoutingPolicy
 from routing.policies import Policy, SpecError, compile_policy
 from routing.providers.base import ChatRequest, CompletionResult
-from routing.simulator.profiles import DEFAULT_PROFILES, ModelProfile
+from routing.tasks import job_execute_task
 
 
 def provider_create(**fields: Any) -> Provider:
@@ -53,44 +58,13 @@ def model_update(*, model: Model, **fields: Any) -> Model:
     return model
 
 
-def _profile_fields(profile: ModelProfile) -> dict[str, Any]:
-    return {
-        "display_name": profile.display_name,
-        "tier": profile.tier,
-        "input_price_per_mtok": profile.input_price_per_mtok,
-        "output_price_per_mtok": profile.output_price_per_mtok,
-        "context_window": profile.context_window,
-        "max_output_tokens": profile.max_output_tokens,
-        "supports_vision": profile.vision,
-        "supports_tools": profile.tools,
-        "supports_json_mode": profile.json_mode,
-        "enabled": True,
-    }
-
-
-@transaction.atomic
-def registry_seed_simulator(
-    *, base_url: str, name: str = "simulator", profiles: Iterable[ModelProfile] = DEFAULT_PROFILES
-) -> list[Model]:
-    """Register the simulator as a provider with one model per profile; running it twice is harmless."""
-    provider, _ = Provider.objects.update_or_create(
-        name=name, defaults={"kind": Provider.Kind.SIMULATOR, "base_url": base_url, "enabled": True}
-    )
-    provider.full_clean()
-    models = []
-    for profile in profiles:
-        model, _ = Model.objects.update_or_create(
-            provider=provider, model_id=profile.name, defaults=_profile_fields(profile)
-        )
-        models.append(model)
+def model_delete(*, model: Model) -> None:
+    model.delete()
     _invalidate_on_commit()
-    return models
 
 
 def model_complete(*, model: Model, request: ChatRequest) -> CompletionResult:
     """Call one registered model with its provider's adapter (pooled per process)."""
-    from routing.adapters import adapter_for
-
     return adapter_for(model.provider.kind).complete(model.target(), request)
 
 
@@ -98,16 +72,14 @@ def model_complete(*, model: Model, request: ChatRequest) -> CompletionResult:
 
 
 def _invalidate_on_commit() -> None:
-    from routing.snapshot import routing_cache_invalidate
-
     transaction.on_commit(routing_cache_invalidate)
 
 
 def _scoring_validate(scoring: Any) -> None:
-    """A route's scoring settings, checked by analytics (the format is documented there)."""
+    """A route's scoring settings, checked by the scorers registered (analytics documents the format)."""
     try:
-        scoring_validate(scoring, model_enabled=_model_enabled)
-    except ScoringConfigError as exc:
+        hooks.scoring_validate(scoring, model_enabled=_model_enabled)
+    except hooks.ScoringInvalid as exc:
         raise ValidationError({"scoring": str(exc)}) from exc
 
 
@@ -236,3 +208,26 @@ def api_key_revoke(*, api_key: ApiKey, user=None) -> ApiKey:
             audit_record(actor=user, action="api_key.revoke", target=api_key)
         _invalidate_on_commit()
     return api_key
+
+
+# -- asynchronous calls -------------------------------------------------------------------------------
+
+
+def job_create(*, routed: Routed, data: dict, webhook_url: str = "") -> Job:
+    exposure = routed.exposure.__dict__ if routed.exposure else {}
+    job = Job.objects.create(
+        id=uuid.uuid4(),
+        route_id=routed.route.id,
+        api_key_id=routed.key.id,
+        policy_version_id=routed.policy.version_id,
+        call_id=uuid.uuid4(),
+        request=storable(data),  # what the worker will send, as PostgreSQL can keep it
+        exposure=exposure,
+        decision=storable(routed.decision.to_json()),
+        routing_spend=[paid.to_json() for paid in routed.overhead],
+        user_hash=routed.user_hash,
+        webhook_url=webhook_url,
+        webhook_status="pending" if webhook_url else "",
+    )
+    transaction.on_commit(lambda: job_execute_task.delay(str(job.id)))
+    return job

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 @pytest.fixture(scope="session")
 def simulator():
     """The provider simulator, a real HTTP server on a free port, without artificial delays."""
-    from routing.simulator.server import run_in_thread
+    from devtools.simulator.server import run_in_thread
 
     with run_in_thread(seed=7, time_scale=0.0) as running:
         yield running
@@ -45,9 +45,9 @@ def celery_worker_thread():
 @pytest.fixture(autouse=True)
 def _fresh_hot_path_state():
     """Each test starts with an empty Redis test database and no cached routing snapshot or live state."""
-    from routing import live
-    from routing.redis_client import get_redis
-    from routing.snapshot import snapshot_cache
+    from routing.gateway import live
+    from routing.gateway.redis_client import get_redis
+    from routing.gateway.snapshot import snapshot_cache
 
     get_redis().flushdb()
     snapshot_cache.clear()
@@ -77,9 +77,10 @@ COMPLEXITY_SPEC = {
 @pytest.fixture
 def live_route(simulator_clean):
     """A route `support-bot` on the simulated models, with a complexity policy and an API key."""
+    from devtools.seed import registry_seed_simulator
     from routing import services
 
-    models = services.registry_seed_simulator(base_url=f"{simulator_clean.url}/v1")
+    models = registry_seed_simulator(base_url=f"{simulator_clean.url}/v1")
     route = services.route_create(name="support-bot", daily_budget_usd=Decimal("25"))
     version = services.policy_create(route=route, name="by-complexity", spec=COMPLEXITY_SPEC)
     api_key, raw = services.api_key_create(name="support app", routes=[route])
@@ -98,7 +99,7 @@ def live_route(simulator_clean):
 def asgi_server(transactional_db):
     """routelab itself under a real ASGI server (uvicorn) on a free port, as in production."""
     from config.asgi import application
-    from routing.serving import serve_in_thread
+    from devtools.serving import serve_in_thread
 
     with serve_in_thread(application) as served:
         yield served.url

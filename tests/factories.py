@@ -112,8 +112,9 @@ class CallFactory(factory.django.DjangoModelFactory):
 
 def publish_live(route, name: str, spec: dict):
     """Make a new policy `name` with `spec` the route's live one, as every process would see it next."""
-    from routing import live, services
-    from routing.snapshot import snapshot_cache
+    from routing import services
+    from routing.gateway import live
+    from routing.gateway.snapshot import snapshot_cache
 
     version = services.policy_create(route=route, name=name, spec=spec)
     services.route_set_live_policy(route=route, version=version)

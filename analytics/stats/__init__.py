@@ -7,19 +7,14 @@ sequential   sequential_test: always-valid confidence sequence, safe to look at 
 bayes        chance_to_win under a flat prior
 srm          sample_ratio_mismatch: chi-square check of the traffic split
 corrections  holm, benjamini_hochberg across metrics
-power        sample sizes, minimum detectable effect, runtime for planning
+
+Power and sample size for planning live with the planning, in `experiments.power`.
 """
 
 from analytics.stats.bayes import chance_to_win
 from analytics.stats.corrections import benjamini_hochberg, holm
 from analytics.stats.effects import EffectResult
 from analytics.stats.frequentist import welch_test
-from analytics.stats.power import (
-    minimum_detectable_effect,
-    runtime_days,
-    sample_size_mean,
-    sample_size_proportion,
-)
 from analytics.stats.sequential import DEFAULT_TUNING, sequential_test
 from analytics.stats.srm import SRM_THRESHOLD, SrmResult, sample_ratio_mismatch
 from analytics.stats.sufficient import Proportion, RatioStat, SampleMean, Statistic
@@ -36,11 +31,7 @@ __all__ = [
     "benjamini_hochberg",
     "chance_to_win",
     "holm",
-    "minimum_detectable_effect",
-    "runtime_days",
     "sample_ratio_mismatch",
-    "sample_size_mean",
-    "sample_size_proportion",
     "sequential_test",
     "welch_test",
 ]

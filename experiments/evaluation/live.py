@@ -2,7 +2,7 @@
 in tests), and the answer is scored against the item's reference.
 
 The calls take the live path's decision (`routing.gateway.decide`: live state, classifier, embedder) and
-execution (`routing.executor.execute`: retries, fallbacks, breakers, cascades), but are not recorded as
+execution (`routing.gateway.execute.execute`: retries, fallbacks, breakers, cascades), but are not recorded as
 calls of the route: an evaluation is not traffic. At most LIVE_ITEM_LIMIT items with a reference are
 asked, in the dataset's order. An item whose call fails counts in `errors`, not in the quality.
 
@@ -20,12 +20,13 @@ from asgiref.sync import async_to_sync
 
 from experiments.evaluation.common import EvaluationError, Outcome, Progress, ProgressCallback, version_label
 from experiments.models import DatasetItem, Evaluation
-from routing.calls import call_spend
-from routing.executor import ExecutionFailed, execute
-from routing.gateway import GatewayError, decide, route_request_from_chat
+from routing.gateway.decide import decide, route_request_from_chat
+from routing.gateway.errors import GatewayError
+from routing.gateway.execute import ExecutionFailed, execute
+from routing.gateway.record import call_spend
+from routing.gateway.snapshot import PolicyEntry, RouteEntry, RoutingSnapshot, policy_entry, snapshot_cache
 from routing.models import PolicyVersion
 from routing.providers.base import ChatRequest, ProviderError
-from routing.snapshot import PolicyEntry, RouteEntry, RoutingSnapshot, policy_entry, snapshot_cache
 
 LIVE_ITEM_LIMIT = 200
 SCORER = "normalised exact match"

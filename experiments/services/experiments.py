@@ -24,8 +24,8 @@ from django.utils import timezone
 
 from experiments.models import Experiment, ExperimentPhase, Metric, Variant, new_seed
 from routing.audit import audit_record
+from routing.gateway.snapshot import routing_cache_invalidate
 from routing.models import PolicyVersion, Route
-from routing.snapshot import routing_cache_invalidate
 
 Status = Experiment.Status
 WEIGHT_TOLERANCE = 1e-6

@@ -14,12 +14,17 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from routing import wire
-from routing.calls import CallDraft, new_call_id, now_iso
-from routing.gateway import GatewayError, authenticate, exposure_fields, parse_chat_body, route_live_request
-from routing.jobs import job_create, job_payload
+from routing.gateway import wire
+from routing.gateway.assign import exposure_fields
+from routing.gateway.authenticate import authenticate
+from routing.gateway.body import parse_chat_body
+from routing.gateway.decide import route_live_request
+from routing.gateway.errors import GatewayError
+from routing.gateway.jobs import job_payload
+from routing.gateway.record import CallDraft, new_call_id, now_iso
+from routing.gateway.snapshot import snapshot_cache
 from routing.models import Job
-from routing.snapshot import snapshot_cache
+from routing.services import job_create
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -12,8 +12,8 @@ from analytics.models import Score
 from analytics.services import feedback_record
 from config.urls import urlpatterns as project_urlpatterns
 from routing import services
+from routing.gateway.recorder import calls_flush, calls_waiting
 from routing.models import Call
-from routing.recorder import calls_flush, calls_waiting
 from tests.factories import CallFactory
 
 # Served from this module until config/urls.py includes analytics.urls (then the first match wins).

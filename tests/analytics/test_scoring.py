@@ -19,11 +19,11 @@ from analytics.scoring_config import JudgeSettings
 from analytics.services import call_score, score_input, stored_version
 from analytics.tasks import score_calls_task
 from routing import services
+from routing.gateway.recorder import calls_flush
 from routing.models import Call
 from routing.policies.cascade import answer_confidence
 from routing.policies.text import estimate_tokens
 from routing.policies.types import RouteRequest
-from routing.recorder import calls_flush
 from tests.factories import CallFactory
 
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]

@@ -4,8 +4,8 @@ import httpx
 import pytest
 
 from routing import services as routing
+from routing.gateway.recorder import calls_flush
 from routing.models import Route
-from routing.recorder import calls_flush
 
 pytestmark = [pytest.mark.integration]
 PREMIUM = {"kind": "rules", "rules": [], "default": "simulator/claude-opus-4-1"}

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from django.db import connections
 
+from routing.gateway.recorder import calls_flush, calls_waiting
 from routing.models import Call
-from routing.recorder import calls_flush, calls_waiting
 
 pytestmark = [pytest.mark.integration]
 

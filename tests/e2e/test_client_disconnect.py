@@ -5,8 +5,8 @@ import time
 import httpx
 import pytest
 
+from routing.gateway.recorder import calls_flush
 from routing.models import Call
-from routing.recorder import calls_flush
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -12,8 +12,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from routing.gateway.recorder import calls_flush
 from routing.models import Call, Job
-from routing.recorder import calls_flush
 
 pytestmark = [pytest.mark.integration]
 ROOT = Path(__file__).resolve().parents[2]

@@ -29,9 +29,9 @@ from experiments.services import (
     experiment_start,
     experiment_stop,
 )
+from routing.gateway.redis_client import get_redis
+from routing.gateway.snapshot import GENERATION_KEY
 from routing.models import AuditEntry
-from routing.redis_client import get_redis
-from routing.snapshot import GENERATION_KEY
 from tests.factories import CallFactory, ExperimentFactory, PolicyVersionFactory, RouteFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,9 @@ import pytest
 
 from experiments import services as experiments
 from routing import services as routing
+from routing.gateway.recorder import calls_flush
+from routing.gateway.snapshot import snapshot_cache
 from routing.models import Call
-from routing.recorder import calls_flush
-from routing.snapshot import snapshot_cache
 
 pytestmark = pytest.mark.django_db
 

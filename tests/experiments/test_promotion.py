@@ -14,9 +14,9 @@ from experiments.services import (
     experiment_stop,
     promotion_rollback,
 )
+from routing.gateway.snapshot import snapshot_cache
 from routing.models import AuditEntry, Route, RoutingPolicy
 from routing.services import route_set_live_policy
-from routing.snapshot import snapshot_cache
 from tests.factories import CallFactory, ExperimentFactory, PolicyVersionFactory, RouteFactory
 
 

@@ -6,7 +6,7 @@ import json
 import pytest
 from asgiref.sync import async_to_sync
 
-from routing import live
+from routing.gateway import live
 from tests.factories import publish_live
 
 pytestmark = pytest.mark.django_db

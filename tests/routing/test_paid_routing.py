@@ -10,8 +10,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import httpx
 import pytest
 
+from routing.gateway.recorder import calls_flush
 from routing.models import Call, Model
-from routing.recorder import calls_flush
 from tests.factories import publish_live
 
 pytestmark = pytest.mark.django_db
@@ -102,7 +102,7 @@ def test_a_decision_only_request_records_what_its_classifier_cost(client, live_r
 
 
 def test_a_queued_job_runs_the_decision_it_answered_with_and_classifies_once(client, live_route):
-    from routing.jobs import job_execute
+    from routing.gateway.jobs import job_execute
 
     publish_live(live_route.route, "llm-router", LLM_ROUTER)
     response = client.post(

@@ -2,8 +2,8 @@
 
 import pytest
 
+from routing.gateway.recorder import calls_flush
 from routing.models import Call, PolicyVersion
-from routing.recorder import calls_flush
 
 pytestmark = pytest.mark.django_db
 

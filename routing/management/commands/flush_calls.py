@@ -2,7 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from routing.recorder import calls_flush, calls_waiting
+from routing.gateway.recorder import calls_flush, calls_waiting
 
 
 class Command(BaseCommand):

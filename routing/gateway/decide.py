@@ -1,0 +1,153 @@
+"""Step 4 of a live request: the policy engine turns the request into a decision, and steps 1 to 4 together.
+
+Everything here reads the in-memory routing snapshot; nothing queries the database. The endpoints call
+`route_live_request` and turn a `GatewayError` into a 4xx response in their own wire format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from routing.gateway.assign import Exposure, choose_policy, user_hash
+from routing.gateway.authenticate import authenticate, resolve_route
+from routing.gateway.errors import GatewayError
+from routing.gateway.execute import classify_once
+from routing.gateway.live import live_state
+from routing.gateway.snapshot import KeyEntry, PolicyEntry, RouteEntry, RoutingSnapshot, snapshot_cache
+from routing.gateway.wire import chat_request_from
+from routing.policies import NoEligibleModel
+from routing.policies.embeddings import embed
+from routing.policies.types import Decision, RouteRequest, RoutingContext
+from routing.providers.base import ChatRequest, CompletionResult, estimate_tokens, message_chars
+
+CLASSIFIER_TIMEOUT_SECONDS = 2.0
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return ""
+
+
+def _has_images(messages: tuple[dict, ...]) -> bool:
+    return any(
+        isinstance(part, dict) and part.get("type") in {"image_url", "image", "input_image"}
+        for message in messages
+        if isinstance(message.get("content"), list)
+        for part in message["content"]
+    )
+
+
+def route_request_from_chat(chat: ChatRequest, metadata: dict[str, str]) -> RouteRequest:
+    text = "\n".join(_text_of(m.get("content")) for m in chat.messages if m.get("role") in {"system", "user"})
+    return RouteRequest(
+        text=text,
+        input_tokens=estimate_tokens(message_chars(chat.messages)),
+        feature=metadata.get("feature"),
+        user_tier=metadata.get("user_tier"),
+        has_images=_has_images(chat.messages),
+        needs_tools=bool(chat.tools),
+        max_output_tokens=chat.max_tokens,
+        metadata=metadata,
+    )
+
+
+@dataclass(frozen=True)
+class Routed:
+    """The outcome of steps 1-4: who asked, on which route, under which policy, and the decision."""
+
+    snapshot: RoutingSnapshot
+    key: KeyEntry
+    route: RouteEntry
+    policy: PolicyEntry
+    decision: Decision
+    user_hash: str
+    exposure: Exposure | None = None
+    overhead: tuple[Paid, ...] = ()  # paid calls made to decide (a classifier's)
+
+
+@dataclass(frozen=True)
+class Paid:
+    """What a call made to decide (an llm_router's classification) cost; the call row adds it up."""
+
+    cost: Decimal
+    input_tokens: int
+    output_tokens: int
+
+    @classmethod
+    def of(cls, result: CompletionResult) -> Paid:
+        return cls(result.cost, result.input_tokens, result.output_tokens)
+
+    def to_json(self) -> dict:
+        return {
+            "cost": str(self.cost),
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Paid:
+        return cls(Decimal(data["cost"]), data["input_tokens"], data["output_tokens"])
+
+
+async def _classify(
+    snapshot: RoutingSnapshot, policy: PolicyEntry, request: RouteRequest
+) -> CompletionResult | None:
+    """Run an llm_router's classifier model; None on timeout or error, so the policy takes its default."""
+    entry = snapshot.models.get(policy.policy.classifier_model)
+    if entry is None:
+        return None
+    messages = tuple(policy.policy.classifier_prompt(request))
+    try:
+        return await asyncio.wait_for(classify_once(entry, messages), CLASSIFIER_TIMEOUT_SECONDS)
+    except Exception:  # noqa: BLE001 - any failure of the classifier means "use the default tier"
+        return None
+
+
+async def decide(
+    snapshot: RoutingSnapshot, route: RouteEntry, policy: PolicyEntry, request: RouteRequest
+) -> tuple[Decision, tuple[Paid, ...]]:
+    """The decision, and the paid calls it took (an llm_router's classification), which the call's
+    cost includes: a router that spends to decide must show that spend in its experiment."""
+    state = await live_state(snapshot, route)
+    classified = await _classify(snapshot, policy, request) if policy.policy.needs_classification else None
+    classification = classified.text if classified is not None else None
+    context = RoutingContext(
+        candidates=snapshot.candidates,
+        stats=state.stats,
+        budget_remaining=state.budget_remaining,
+        classification=classification,
+        embed=_embedder(policy),
+    )
+    overhead = (Paid.of(classified),) if classified is not None else ()
+    try:
+        if policy.kind == "semantic":  # embedding takes milliseconds of CPU: keep it off the event loop
+            return await asyncio.to_thread(policy.policy.decide, request, context), overhead
+        return policy.policy.decide(request, context), overhead
+    except NoEligibleModel as exc:
+        raise GatewayError(422, str(exc), param="messages") from exc
+
+
+def _embedder(policy: PolicyEntry):
+    return embed if policy.kind == "semantic" else None
+
+
+async def route_live_request(
+    *, authorization: str | None, data: dict
+) -> tuple[Routed, ChatRequest, RouteRequest]:
+    """Steps 1-4 for a validated request body: key, route, policy, decision. No database query."""
+    snapshot = await snapshot_cache.aget()
+    key = authenticate(snapshot, authorization)
+    route = resolve_route(snapshot, key, data.get("model") or None)
+    chat = chat_request_from(data)
+    metadata = dict(data.get("metadata") or {})
+    request = route_request_from_chat(chat, metadata)
+    policy, exposure = choose_policy(snapshot, route, data.get("user"), metadata)
+    decision, overhead = await decide(snapshot, route, policy, request)
+    routed = Routed(snapshot, key, route, policy, decision, user_hash(data.get("user")), exposure, overhead)
+    return routed, chat, request

@@ -1,0 +1,265 @@
+"""Step 5 of a live request: run a decision with resilience.
+
+Each model in the chain (the decision's model, then its fallbacks) is skipped while its circuit is open
+or its provider's rate limit has no room; the adapter retries retryable errors with backoff (honouring
+Retry-After); a failure moves on down the chain. A cascade calls its cheapest model first and escalates
+while the answer's confidence stays under the threshold. Each attempt is recorded for the call row.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+
+from routing.gateway.adapters import adapter_for
+from routing.gateway.live import record_outcome
+from routing.gateway.redis_client import get_async_redis
+from routing.gateway.resilience import CircuitBreaker, TokenBucket
+from routing.gateway.snapshot import ModelEntry, RoutingSnapshot
+from routing.policies import answer_confidence
+from routing.policies.types import Decision, RouteRequest
+from routing.providers.base import ChatRequest, CompletionResult, ProviderError, StreamDelta, estimate_tokens
+
+
+@dataclass(frozen=True)
+class Execution:
+    result: CompletionResult
+    model: ModelEntry
+    attempts: tuple[dict, ...]
+    fallbacks_used: int
+    escalations: int
+    total_cost: Decimal
+    total_input_tokens: int
+    total_output_tokens: int
+
+
+class ExecutionFailed(Exception):
+    def __init__(self, message: str, attempts: list[dict], error: ProviderError | None):
+        super().__init__(message)
+        self.attempts = attempts
+        self.error = error
+
+    @property
+    def kind(self) -> str:
+        return self.error.kind if self.error else "no_model_available"
+
+
+def breaker() -> CircuitBreaker:
+    return CircuitBreaker(
+        get_async_redis(),
+        failure_threshold=settings.BREAKER_FAILURE_THRESHOLD,
+        window_seconds=settings.BREAKER_WINDOW_SECONDS,
+        min_calls=settings.BREAKER_MIN_CALLS,
+        error_rate_threshold=settings.BREAKER_ERROR_RATE,
+        open_seconds=settings.BREAKER_OPEN_SECONDS,
+    )
+
+
+async def _rate_limit_allows(entry: ModelEntry, chat: ChatRequest) -> bool:
+    """A provider's `rate_limits` option: {"requests_per_minute": n, "tokens_per_minute": n}."""
+    limits = entry.target.options.get("rate_limits") or {}
+    bucket = TokenBucket(get_async_redis())
+    provider = entry.key.split("/", 1)[0]
+    checks = [
+        ("requests", limits.get("requests_per_minute"), 1.0),
+        ("tokens", limits.get("tokens_per_minute"), float(estimate_tokens(len(str(chat.messages))))),
+    ]
+    for name, per_minute, cost in checks:
+        if per_minute and not await bucket.wait_and_acquire(
+            f"{provider}:{name}",
+            rate_per_second=per_minute / 60,
+            capacity=per_minute,
+            cost=cost,
+            max_wait=settings.RATE_LIMIT_MAX_WAIT,
+        ):
+            return False
+    return True
+
+
+async def _admit(entry: ModelEntry, chat: ChatRequest, attempts: list[dict]) -> bool:
+    if not await breaker().allow(entry.key):
+        attempts.append({"model": entry.key, "status": "skipped", "error_kind": "circuit_open"})
+        return False
+    if not await _rate_limit_allows(entry, chat):
+        attempts.append({"model": entry.key, "status": "skipped", "error_kind": "rate_limited"})
+        return False
+    return True
+
+
+async def _failed(entry: ModelEntry, exc: ProviderError, started: float, attempts: list[dict]) -> None:
+    latency = (time.perf_counter() - started) * 1000
+    await breaker().record_failure(entry.key)
+    await record_outcome(entry.key, latency, ok=False)
+    attempts.append(
+        {
+            "model": entry.key,
+            "status": "error",
+            "error_kind": exc.kind,
+            "http_status": exc.status,
+            "message": exc.message[:300],
+            "latency_ms": round(latency, 1),
+        }
+    )
+
+
+async def _succeeded(entry: ModelEntry, result: CompletionResult, attempts: list[dict]) -> None:
+    await breaker().record_success(entry.key)
+    await record_outcome(entry.key, result.latency_ms, ok=True)
+    attempts.append(
+        {
+            "model": entry.key,
+            "status": "ok",
+            "latency_ms": round(result.latency_ms, 1),
+            "provider_attempts": result.attempts,
+        }
+    )
+
+
+async def _call(
+    entry: ModelEntry, chat: ChatRequest, attempts: list[dict]
+) -> tuple[CompletionResult | None, ProviderError | None]:
+    if not await _admit(entry, chat, attempts):
+        return None, None
+    started = time.perf_counter()
+    try:
+        result = await adapter_for(entry.provider_kind).acomplete(entry.target, chat)
+    except ProviderError as exc:
+        await _failed(entry, exc, started, attempts)
+        return None, exc
+    await _succeeded(entry, result, attempts)
+    return result, None
+
+
+def _entries(snapshot: RoutingSnapshot, keys: tuple[str, ...]) -> list[ModelEntry]:
+    return [snapshot.models[key] for key in keys if key in snapshot.models]
+
+
+async def _first_success(entries: list[ModelEntry], chat: ChatRequest, attempts: list[dict]):
+    """The first model of `entries` that answers, with its position; raises when none does."""
+    error = None
+    for position, entry in enumerate(entries):
+        result, failure = await _call(entry, chat, attempts)
+        if result is not None:
+            return position, entry, result
+        error = failure or error
+    raise ExecutionFailed("every model in the chain failed or was unavailable", attempts, error)
+
+
+async def execute(
+    snapshot: RoutingSnapshot, decision: Decision, chat: ChatRequest, request: RouteRequest
+) -> Execution:
+    if decision.cascade is not None:
+        return await _execute_cascade(snapshot, decision, chat, request)
+    attempts: list[dict] = []
+    position, entry, result = await _first_success(
+        _entries(snapshot, (decision.model, *decision.fallbacks)), chat, attempts
+    )
+    return _execution(result, entry, attempts, fallbacks_used=position, escalations=0, spent=[result])
+
+
+def _execution(result, entry, attempts, *, fallbacks_used: int, escalations: int, spent: list) -> Execution:
+    return Execution(
+        result=result,
+        model=entry,
+        attempts=tuple(attempts),
+        fallbacks_used=fallbacks_used,
+        escalations=escalations,
+        total_cost=sum((r.cost for r in spent), Decimal(0)),
+        total_input_tokens=sum(r.input_tokens for r in spent),
+        total_output_tokens=sum(r.output_tokens for r in spent),
+    )
+
+
+async def _execute_cascade(
+    snapshot, decision: Decision, chat: ChatRequest, request: RouteRequest
+) -> Execution:
+    """Call the cheapest model, escalate while confidence is under the threshold; every answer is paid."""
+    plan = decision.cascade
+    chain = _entries(snapshot, plan.chain)
+    attempts: list[dict] = []
+    spent: list[CompletionResult] = []  # every answer and every judgement: all of them are paid
+    answers = 0
+    start = 0
+    while True:
+        position, entry, result = await _first_success(chain[start:], chat, attempts)
+        spent.append(result)
+        answers += 1
+        start += position + 1
+        confidence, judgement = await _confidence(snapshot, plan, request, result)
+        if judgement is not None:
+            spent.append(judgement)
+        attempts[-1]["confidence"] = round(confidence, 3)
+        if confidence >= plan.threshold or start >= len(chain):
+            return _execution(result, entry, attempts, fallbacks_used=0, escalations=answers - 1, spent=spent)
+
+
+JUDGE_PROMPT = (
+    "Rate how well the answer below answers the question, from 1 (useless) to 10 (excellent). "
+    "Reply with the number only.\n\nQuestion:\n{question}\n\nAnswer:\n{answer}"
+)
+
+
+async def _confidence(
+    snapshot, plan, request: RouteRequest, result: CompletionResult
+) -> tuple[float, CompletionResult | None]:
+    """The confidence in an answer, and the judge's paid reply when a judge gave it."""
+    if plan.check != "judge" or plan.judge_model not in snapshot.models:
+        return answer_confidence(result.text, request), None
+    prompt = JUDGE_PROMPT.format(question=request.text[:4000], answer=result.text[:4000])
+    try:
+        judgement = await classify_once(
+            snapshot.models[plan.judge_model], ({"role": "user", "content": prompt},)
+        )
+    except ProviderError:
+        return answer_confidence(result.text, request), None
+    match = re.search(r"\b(10|[1-9])(?:\.\d+)?\b", judgement.text)
+    return (int(match.group(1)) / 10 if match else answer_confidence(result.text, request)), judgement
+
+
+async def classify_once(entry: ModelEntry, messages: tuple[dict, ...]) -> CompletionResult:
+    """One short call to a helper model (a router's classifier, a cascade's judge); it is paid too."""
+    chat = ChatRequest(messages=messages, max_tokens=50, temperature=0.0)
+    return await adapter_for(entry.provider_kind).acomplete(entry.target, chat)
+
+
+async def execute_stream(
+    snapshot: RoutingSnapshot, decision: Decision, chat: ChatRequest, request: RouteRequest
+) -> AsyncIterator[StreamDelta | Execution]:
+    """Stream from the first model that starts answering; fall back only before the first delta.
+
+    A cascade must read a whole answer before it can judge it, so its final answer is replayed as one delta.
+    """
+    if decision.cascade is not None:
+        execution = await execute(snapshot, decision, chat, request)
+        yield StreamDelta(text=execution.result.text, tool_calls=execution.result.tool_calls)
+        yield execution
+        return
+    attempts: list[dict] = []
+    error = None
+    for position, entry in enumerate(_entries(snapshot, (decision.model, *decision.fallbacks))):
+        if not await _admit(entry, chat, attempts):
+            continue
+        started = time.perf_counter()
+        started_output = False
+        try:
+            async for event in adapter_for(entry.provider_kind).astream(entry.target, chat):
+                if isinstance(event, StreamDelta):
+                    started_output = True
+                    yield event
+                else:
+                    await _succeeded(entry, event, attempts)
+                    yield _execution(
+                        event, entry, attempts, fallbacks_used=position, escalations=0, spent=[event]
+                    )
+                    return
+        except ProviderError as exc:
+            await _failed(entry, exc, started, attempts)
+            if started_output:
+                raise ExecutionFailed("the stream broke after it started", attempts, exc) from exc
+            error = exc
+    raise ExecutionFailed("every model in the chain failed or was unavailable", attempts, error)

@@ -1,0 +1,92 @@
+"""Live routing state in Redis: each model's latency window, and each route's spend today.
+
+Read through a per-process cache refreshed at most once a second, so a request normally reads memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import redis
+
+from routing.gateway.redis_client import get_async_redis
+from routing.gateway.resilience import LatencyWindow
+from routing.gateway.snapshot import RouteEntry, RoutingSnapshot
+from routing.policies.types import ModelStats
+
+REFRESH_SECONDS = 1.0
+SPEND_PREFIX = "routelab:spend"
+
+
+@dataclass(frozen=True)
+class LiveState:
+    stats: dict[str, ModelStats]
+    budget_remaining: float | None
+
+
+def _spend_key(route_id: int) -> str:
+    return f"{SPEND_PREFIX}:{route_id}:{datetime.now(UTC).date().isoformat()}"
+
+
+class _LiveCache:
+    def __init__(self):
+        self.stats: dict[str, ModelStats] = {}
+        self.spend: dict[int, float] = {}
+        self.loaded_at = float("-inf")
+
+    async def refresh(self, snapshot: RoutingSnapshot) -> None:
+        if time.monotonic() - self.loaded_at < REFRESH_SECONDS:
+            return
+        self.loaded_at = time.monotonic()
+        client = get_async_redis()
+        try:
+            window = await LatencyWindow(client).stats(list(snapshot.models))
+            route_ids = [route.id for route in snapshot.routes.values()]
+            spent = await client.mget([_spend_key(rid) for rid in route_ids]) if route_ids else []
+        except redis.RedisError:
+            return  # keep the last known state; routing must not fail because stats are stale
+        self.stats = {
+            key: ModelStats(s.p50_ms, s.p95_ms, s.success_rate, s.samples)
+            for key, s in window.items()
+            if s.samples and s.p50_ms is not None and s.success_rate is not None
+        }
+        self.spend = {rid: float(value or 0) for rid, value in zip(route_ids, spent, strict=True)}
+
+
+_cache = _LiveCache()
+
+
+async def live_state(snapshot: RoutingSnapshot, route: RouteEntry) -> LiveState:
+    await _cache.refresh(snapshot)
+    budget = route.daily_budget_usd
+    remaining = None if budget is None else max(budget - _cache.spend.get(route.id, 0.0), 0.0)
+    return LiveState(stats=_cache.stats, budget_remaining=remaining)
+
+
+async def record_outcome(model_key: str, latency_ms: float, ok: bool) -> None:
+    with contextlib.suppress(redis.RedisError):  # live stats are advisory
+        await LatencyWindow(get_async_redis()).record(model_key, latency_ms, ok)
+
+
+async def record_spend(route_id: int | None, cost: float) -> None:
+    if route_id is None or cost <= 0:
+        return
+    key = _spend_key(route_id)
+    try:
+        async with get_async_redis().pipeline(transaction=True) as pipe:
+            await pipe.incrbyfloat(key, cost).expire(key, 3 * 86400).execute()
+    except redis.RedisError:
+        pass
+
+
+async def route_spend_today(route_id: int) -> float:
+    return float(await get_async_redis().get(_spend_key(route_id)) or 0)
+
+
+def reset_cache() -> None:
+    """Forget the cached live state (tests, and after Redis was flushed)."""
+    global _cache
+    _cache = _LiveCache()

@@ -1,0 +1,134 @@
+"""POST /v1/chat/completions: the OpenAI-compatible gateway, async end to end.
+
+An application changes only its base URL: routelab authenticates its key, routes the request, calls the
+chosen model (falling back and escalating as the policy says), answers in OpenAI's format (streamed when
+asked) and records one call row. Response headers name the model, policy version and decision id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from routing.gateway import wire
+from routing.gateway.assign import exposure_fields
+from routing.gateway.body import parse_chat_body
+from routing.gateway.decide import Routed, route_live_request
+from routing.gateway.errors import GatewayError
+from routing.gateway.execute import Execution, ExecutionFailed, execute, execute_stream
+from routing.gateway.record import CallDraft, new_call_id, now_iso
+from routing.providers.base import StreamDelta
+
+
+def _error(status: int, message: str, *, type: str = "invalid_request_error", param=None, headers=None):
+    return JsonResponse(wire.error_body(message, type=type, param=param), status=status, headers=headers)
+
+
+def _headers(draft: CallDraft, routed: Routed, model_key: str | None = None) -> dict[str, str]:
+    headers = {
+        "x-routelab-decision-id": draft.id,
+        "x-routelab-route": routed.route.name,
+        "x-routelab-policy-version": routed.policy.label,
+        "x-routelab-decided-model": routed.decision.model,
+    }
+    if model_key:
+        headers["x-routelab-model"] = model_key
+    if exposure := routed.exposure:
+        headers["x-routelab-experiment"] = exposure.experiment
+        headers["x-routelab-variant"] = exposure.variant
+        headers["x-routelab-phase"] = str(exposure.phase)
+    return headers
+
+
+@csrf_exempt
+async def chat_completions(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _error(405, "Use POST.", headers={"Allow": "POST"})
+    draft = CallDraft(id=new_call_id(), source="proxy", started_at=now_iso())
+    try:
+        data = parse_chat_body(request)
+        draft.stream = data["stream"]
+        draft.metadata = dict(data.get("metadata") or {})
+        routed, chat, route_request = await route_live_request(
+            authorization=request.headers.get("Authorization"), data=data
+        )
+    except GatewayError as exc:
+        return _error(exc.status, exc.message, type=exc.type, param=exc.param)
+    draft.routed = routed
+    draft.prompt = route_request.text
+    if data["stream"]:
+        include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
+        events = execute_stream(routed.snapshot, routed.decision, chat, route_request)
+        response = StreamingHttpResponse(_sse(draft, events, include_usage), content_type="text/event-stream")
+        for name, value in _headers(draft, routed).items():
+            response[name] = value
+        response["Cache-Control"] = "no-cache"
+        return response
+    try:
+        execution = await execute(routed.snapshot, routed.decision, chat, route_request)
+    except ExecutionFailed as exc:
+        await draft.finish_failed(exc, exc.kind, str(exc))
+        return _failure_response(exc, _headers(draft, routed))
+    except asyncio.CancelledError:  # Django cancels the view when the client disconnects
+        await draft.finish_disconnected()
+        raise
+    await draft.finish_ok(execution)
+    body = wire.completion_body(call_id=draft.id, result=execution.result, extra=_extra(draft, execution))
+    return JsonResponse(body, headers=_headers(draft, routed, execution.model.key))
+
+
+def _failure_response(exc: ExecutionFailed, headers: dict) -> JsonResponse:
+    status = 429 if exc.error is not None and exc.error.kind == "rate_limit" else 502
+    if exc.error is None:
+        status = 503
+    detail = f"{exc}: {exc.error.message}" if exc.error else str(exc)
+    return _error(status, detail, type="upstream_error", headers=headers)
+
+
+def _extra(draft: CallDraft, execution: Execution) -> dict:
+    routed = draft.routed
+    return {
+        "decision_id": draft.id,
+        "route": routed.route.name,
+        "policy_version": routed.policy.label,
+        "model": execution.model.key,
+        "fallbacks_used": execution.fallbacks_used,
+        "escalations": execution.escalations,
+        "cost_usd": draft.spend(execution)["cost"],
+        "trace": list(routed.decision.trace),
+        **exposure_fields(routed),
+    }
+
+
+async def _sse(draft: CallDraft, events: AsyncIterator, include_usage: bool) -> AsyncIterator[bytes]:
+    model = draft.routed.decision.model.split("/", 1)[-1]
+    try:
+        yield wire.chunk(draft.id, model, {"role": "assistant", "content": ""})
+        async for event in events:
+            if isinstance(event, StreamDelta):
+                yield wire.delta_chunk(draft.id, model, event)
+                continue
+            await draft.finish_ok(event)
+            yield wire.chunk(
+                draft.id, event.result.model, {}, event.result.finish_reason, routelab=_extra(draft, event)
+            )
+            if include_usage:
+                yield wire.sse(
+                    {
+                        "id": f"chatcmpl-{draft.id}",
+                        "object": "chat.completion.chunk",
+                        "model": event.result.model,
+                        "choices": [],
+                        "usage": wire.usage_body(event.result),
+                    }
+                )
+    except ExecutionFailed as exc:
+        await draft.finish_failed(exc, exc.kind, str(exc))
+        yield wire.sse(wire.error_body(f"{exc}", type="upstream_error"))
+    except (asyncio.CancelledError, GeneratorExit):  # the client hung up: cancelled, or closed at a yield
+        await draft.finish_disconnected()
+        raise
+    yield wire.sse("[DONE]")

@@ -1,0 +1,208 @@
+"""The routing snapshot: routes, keys, models and compiled policies, held in memory by every process.
+
+The hot path reads only this snapshot, so a steady-state request makes no database query. Every write
+to routes, policies, keys or the registry bumps a generation counter in Redis (on commit); each process
+compares its snapshot's generation with Redis at most every `REFRESH_SECONDS` and rebuilds when it
+moved, so a published change reaches every process within a second, without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import redis
+from asgiref.sync import sync_to_async
+from django.db import DatabaseError
+
+from routing.gateway.redis_client import get_redis
+from routing.hooks import LiveExperiment, hooks
+from routing.models import ApiKey, Model, PolicyVersion, Route
+from routing.policies import Policy, compile_policy
+from routing.policies.types import Candidate
+from routing.providers.base import ModelTarget
+
+logger = logging.getLogger(__name__)
+GENERATION_KEY = "routelab:routing:generation"
+REFRESH_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    id: int
+    key: str
+    provider_kind: str
+    target: ModelTarget
+    candidate: Candidate
+
+
+@dataclass(frozen=True, eq=False)
+class PolicyEntry:
+    version_id: int
+    label: str
+    kind: str
+    policy: Policy
+
+
+@dataclass(frozen=True)
+class RouteEntry:
+    id: int
+    name: str
+    enabled: bool
+    live: PolicyEntry | None
+    daily_budget_usd: float | None
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    id: int
+    name: str
+    route_names: frozenset[str]
+    revoked: bool
+
+
+@dataclass(frozen=True, eq=False)
+class RoutingSnapshot:
+    generation: int
+    routes: dict[str, RouteEntry]
+    keys: dict[str, KeyEntry]
+    models: dict[str, ModelEntry]
+    policies: dict[int, PolicyEntry]
+    # Running experiments per route id, as the experiments app registers them (routing.hooks).
+    experiments: dict[int, tuple[LiveExperiment, ...]] = field(default_factory=dict)
+
+    @property
+    def candidates(self) -> tuple[Candidate, ...]:
+        return tuple(entry.candidate for entry in self.models.values())
+
+
+def _model_entry(model: Model) -> ModelEntry:
+    candidate = Candidate(
+        key=model.key,
+        tier=model.tier,
+        input_price_per_mtok=float(model.input_price_per_mtok),
+        output_price_per_mtok=float(model.output_price_per_mtok),
+        context_window=model.context_window,
+        max_output_tokens=model.max_output_tokens,
+        vision=model.supports_vision,
+        tools=model.supports_tools,
+        json_mode=model.supports_json_mode,
+        quality=model.quality_estimate,
+    )
+    return ModelEntry(model.id, model.key, model.provider.kind, model.target(), candidate)
+
+
+def policy_entry(version: PolicyVersion) -> PolicyEntry:
+    return PolicyEntry(version.id, version.label, version.kind, compile_policy(version.spec))
+
+
+def _experiments() -> tuple[dict[int, tuple[LiveExperiment, ...]], set[int]]:
+    by_route: dict[int, list[LiveExperiment]] = {}
+    for experiment in hooks.running_experiments():
+        by_route.setdefault(experiment.route_id, []).append(experiment)
+    version_ids = {v.policy_version_id for group in by_route.values() for e in group for v in e.variants}
+    return {route_id: tuple(group) for route_id, group in by_route.items()}, version_ids
+
+
+def build_snapshot(generation: int) -> RoutingSnapshot:
+    models = Model.objects.select_related("provider").filter(enabled=True, provider__enabled=True)
+    routes = Route.objects.select_related("live_policy__policy")
+    keys = ApiKey.objects.prefetch_related("routes")
+    experiments, variant_versions = _experiments()
+    policies = {r.live_policy_id: policy_entry(r.live_policy) for r in routes if r.live_policy_id}
+    missing = variant_versions - set(policies)
+    for version in PolicyVersion.objects.select_related("policy").filter(id__in=missing):
+        policies[version.id] = policy_entry(version)
+    return RoutingSnapshot(
+        generation=generation,
+        models={m.key: _model_entry(m) for m in models},
+        routes={r.name: _route_entry(r, policies) for r in routes},
+        keys={
+            k.key_hash: KeyEntry(
+                k.id, k.name, frozenset(r.name for r in k.routes.all()), k.revoked_at is not None
+            )
+            for k in keys
+        },
+        policies=policies,
+        experiments=experiments,
+    )
+
+
+def _route_entry(route: Route, policies: dict[int, PolicyEntry]) -> RouteEntry:
+    budget = float(route.daily_budget_usd) if route.daily_budget_usd is not None else None
+    live = policies.get(route.live_policy_id) if route.live_policy_id else None
+    return RouteEntry(route.id, route.name, route.enabled, live, budget)
+
+
+class SnapshotCache:
+    def __init__(self, refresh_seconds: float = REFRESH_SECONDS):
+        self.refresh_seconds = refresh_seconds
+        self._snapshot: RoutingSnapshot | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def fresh(self) -> RoutingSnapshot | None:
+        """The snapshot when it was checked recently enough, without any I/O."""
+        if self._snapshot is not None and time.monotonic() - self._checked < self.refresh_seconds:
+            return self._snapshot
+        return None
+
+    def get(self) -> RoutingSnapshot:
+        if snapshot := self.fresh():
+            return snapshot
+        with self._lock:
+            return self.fresh() or self._refresh()
+
+    async def aget(self) -> RoutingSnapshot:
+        return self.fresh() or await sync_to_async(self.get)()
+
+    def policy(self, version_id: int) -> PolicyEntry:
+        """A compiled policy version; versions not yet in the snapshot are loaded once."""
+        snapshot = self.get()
+        if entry := snapshot.policies.get(version_id):
+            return entry
+        entry = policy_entry(PolicyVersion.objects.select_related("policy").get(pk=version_id))
+        snapshot.policies[version_id] = entry
+        return entry
+
+    def clear(self) -> None:
+        with self._lock:
+            self._snapshot = None
+
+    def _refresh(self) -> RoutingSnapshot:
+        current = self._snapshot
+        try:
+            generation = int(get_redis().get(GENERATION_KEY) or 0)
+        except redis.RedisError:
+            if current is None:
+                raise
+            logger.warning("routing snapshot: Redis unreachable, keeping generation %s", current.generation)
+            self._checked = time.monotonic()
+            return current
+        if current is None or generation != current.generation:
+            current = self._rebuild(generation, current)
+        self._checked = time.monotonic()
+        return current
+
+    def _rebuild(self, generation: int, current: RoutingSnapshot | None) -> RoutingSnapshot:
+        try:
+            self._snapshot = build_snapshot(generation)
+        except DatabaseError:
+            if current is None:
+                raise
+            logger.warning(
+                "routing snapshot: database unreachable, serving generation %s", current.generation
+            )
+            return current
+        return self._snapshot
+
+
+snapshot_cache = SnapshotCache()
+
+
+def routing_cache_invalidate() -> None:
+    """Tell every process that routing data changed; each rebuilds its snapshot within a second."""
+    get_redis().incr(GENERATION_KEY)
+    snapshot_cache.clear()

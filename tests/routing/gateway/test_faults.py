@@ -1,0 +1,82 @@
+"""Fault tests against the simulator: fallbacks, the circuit breaker, and Retry-After."""
+
+import json
+import time
+
+import httpx
+import pytest
+
+from routing.gateway.recorder import calls_flush
+
+pytestmark = [pytest.mark.django_db, pytest.mark.integration]
+
+FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+def _ask(client, live_route):
+    return client.post(
+        "/v1/chat/completions",
+        data=json.dumps({"messages": FRANCE}),
+        content_type="application/json",
+        **live_route.auth,
+    )
+
+
+def _fault(live_route, **settings):
+    httpx.post(f"{live_route.simulator.url}/_sim/faults", json=settings).raise_for_status()
+
+
+def _requests_to(live_route, model: str) -> int:
+    stats = httpx.get(f"{live_route.simulator.url}/_sim/stats").json()
+    return stats["models"][model]["requests"]
+
+
+def test_with_the_primary_failing_every_call_calls_succeed_through_the_fallback(client, live_route):
+    _fault(live_route, model="gpt-4o-mini", error_rate=1.0)
+    for _ in range(3):
+        response = _ask(client, live_route)
+        assert response.status_code == 200, response.content
+        assert response["x-routelab-decided-model"] == "simulator/gpt-4o-mini"
+        assert response["x-routelab-model"] == "simulator/gpt-4o"
+        assert response.json()["routelab"]["fallbacks_used"] == 1
+    calls_flush()
+    from routing.models import Call
+
+    call = Call.objects.first()
+    assert call.fallbacks_used == 1
+    assert [a["status"] for a in call.attempts] == ["error", "ok"]
+
+
+def test_the_breaker_opens_stops_sending_to_the_failing_model_then_recovers(client, live_route, settings):
+    settings.BREAKER_OPEN_SECONDS = 1.0
+    _fault(live_route, model="gpt-4o-mini", error_rate=1.0)
+    for _ in range(settings.BREAKER_FAILURE_THRESHOLD):
+        assert _ask(client, live_route).status_code == 200
+    sent_while_failing = _requests_to(live_route, "gpt-4o-mini")
+    for _ in range(5):
+        response = _ask(client, live_route)
+        assert response["x-routelab-model"] == "simulator/gpt-4o"
+        assert response.json()["routelab"]["fallbacks_used"] == 1
+    assert _requests_to(live_route, "gpt-4o-mini") == sent_while_failing  # the open circuit sent nothing
+
+    httpx.delete(f"{live_route.simulator.url}/_sim/faults").raise_for_status()
+    time.sleep(1.1)
+    response = _ask(client, live_route)
+    assert response["x-routelab-model"] == "simulator/gpt-4o-mini"  # the half-open probe succeeded
+    assert _ask(client, live_route)["x-routelab-model"] == "simulator/gpt-4o-mini"  # and it closed
+
+
+def test_a_429_with_retry_after_is_honoured_before_falling_back(client, live_route):
+    _fault(live_route, model="gpt-4o-mini", rate_limit_rate=1.0, retry_after=1)
+    started = time.monotonic()
+    response = _ask(client, live_route)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert response["x-routelab-model"] == "simulator/gpt-4o"
+    attempts = _requests_to(live_route, "gpt-4o-mini")
+    assert attempts == 3  # PROVIDER_MAX_ATTEMPTS, each refused with a 429
+    assert elapsed >= 2.0  # two waits of the one second the server asked for
+    calls_flush()
+    from routing.models import Call
+
+    assert Call.objects.get().attempts[0]["error_kind"] == "rate_limit"

@@ -1,0 +1,74 @@
+"""The call queue: records reach PostgreSQL once; a record the database rejects never blocks the rest."""
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from routing.gateway.recorder import DEAD_LETTERS, CallRecord, call_record_enqueue, calls_flush, calls_waiting
+from routing.gateway.redis_client import get_redis
+from routing.models import Call
+
+pytestmark = pytest.mark.django_db
+
+
+def _record(**fields) -> CallRecord:
+    now = datetime.now(UTC).isoformat()
+    return CallRecord(
+        id=uuid.uuid4().hex, source="proxy", status="ok", started_at=now, completed_at=now, **fields
+    )
+
+
+def test_a_record_is_stored_once_even_when_delivered_twice(live_route):
+    record = _record(route_id=live_route.route.id)
+    call_record_enqueue(record)
+    call_record_enqueue(record)
+    assert calls_flush() == 2
+    assert Call.objects.filter(id=record.id).count() == 1
+    assert calls_waiting() == 0
+
+
+def test_a_record_the_database_rejects_is_set_aside_and_the_others_are_stored(live_route):
+    good = [_record(route_id=live_route.route.id) for _ in range(3)]
+    bad = _record(route_id=live_route.route.id, policy_version_id=987654)  # a policy version that is gone
+    for record in (good[0], bad, *good[1:]):
+        call_record_enqueue(record)
+    calls_flush()
+    assert set(Call.objects.values_list("id", flat=True)) == {uuid.UUID(r.id) for r in good}
+    assert calls_waiting() == 0
+    dead = get_redis().xrange(DEAD_LETTERS)
+    assert len(dead) == 1 and b"rejected by the database" in dead[0][1][b"reason"]
+
+
+def test_a_value_out_of_the_columns_range_is_set_aside_and_the_others_are_stored(live_route):
+    good = _record(route_id=live_route.route.id)
+    bad = _record(route_id=live_route.route.id, input_tokens=2**40)  # PostgreSQL's integer stops at 2**31 - 1
+    call_record_enqueue(bad)
+    call_record_enqueue(good)
+    calls_flush()
+    assert list(Call.objects.values_list("id", flat=True)) == [uuid.UUID(good.id)]
+    assert calls_waiting() == 0
+    assert len(get_redis().xrange(DEAD_LETTERS)) == 1
+
+
+def test_nul_characters_and_lone_surrogates_are_stored_as_replacement_characters(live_route):
+    record = _record(
+        route_id=live_route.route.id,
+        prompt="a\x00b",
+        answer="c\ud800d",
+        metadata={"feature": "e\x00"},
+        attempts=[{"error": "f\x00"}],
+    )
+    call_record_enqueue(record)
+    calls_flush()
+    call = Call.objects.get()
+    assert (call.prompt, call.answer) == ("a\ufffdb", "c?d")
+    assert call.metadata == {"feature": "e\ufffd"} and call.attempts == [{"error": "f\ufffd"}]
+
+
+def test_an_unreadable_record_is_set_aside(live_route):
+    get_redis().xadd("routelab:calls", {"record": b"{not json"})
+    call_record_enqueue(_record(route_id=live_route.route.id))
+    calls_flush()
+    assert Call.objects.count() == 1
+    assert len(get_redis().xrange(DEAD_LETTERS)) == 1
