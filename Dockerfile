@@ -8,6 +8,7 @@ COPY config ./config
 COPY routing ./routing
 COPY experiments ./experiments
 COPY analytics ./analytics
+COPY devtools ./devtools
 COPY templates ./templates
 COPY manage.py ./
 RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu '.[semantic]' && SECRET_KEY=build DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost \

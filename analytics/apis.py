@@ -1,9 +1,8 @@
 """POST /api/v1/calls/<call id>/feedback: a user's thumbs or 1-5 rating of one call's answer.
 
-Authenticated by a key of the call's route (`Authorization: Bearer rl_...`), like the gateway, and
-served by a native async view (`call_feedback`); `CallFeedbackApi` describes it to the OpenAPI schema.
-Call records reach PostgreSQL a few seconds after the answer, so feedback on a call not stored yet
-flushes the waiting records once and looks again.
+Authenticated by a key of the call's route (`Authorization: Bearer rl_...`), like the gateway. Call
+records reach PostgreSQL a few seconds after the answer: feedback on a call still on its way is held
+(202) and applied when the recorder stores the call, so no request waits for a flush.
 """
 
 from __future__ import annotations
@@ -13,20 +12,14 @@ import json
 from asgiref.sync import sync_to_async
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny
-from rest_framework.views import APIView
 
 from analytics import selectors, services
 from analytics.models import Score
-from routing.apis.decisions import ErrorSerializer
-from routing.gateway import wire
-from routing.gateway.authenticate import authenticate
+from routing.gateway.endpoint import key_endpoint
 from routing.gateway.errors import GatewayError
-from routing.gateway.recorder import calls_flush
-from routing.gateway.snapshot import snapshot_cache
+from routing.gateway.recorder import recent_call_route
 from routing.models import Call
 
 COMMENT_MAX_CHARS = 2000
@@ -58,50 +51,45 @@ class ScoreOutputSerializer(serializers.ModelSerializer):
         fields += ["created_at", "updated_at"]
 
 
-class CallFeedbackApi(APIView):
-    """Authenticated by a route API key (`Authorization: Bearer rl_...`), not by a staff session."""
-
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
-    @extend_schema(
-        request=FeedbackInputSerializer,
-        responses={
-            201: ScoreOutputSerializer,
-            200: ScoreOutputSerializer,
-            400: ErrorSerializer,
-            401: ErrorSerializer,
-            404: ErrorSerializer,
-        },
-        description="Record a user's feedback on a call: 201 for the first, 200 when it replaces one.",
-        parameters=[
-            OpenApiParameter(
-                "call_id",
-                str,
-                OpenApiParameter.PATH,
-                description="The call's id: the `decision_id` routelab returned (32 hex digits, or dashed).",
-            )
-        ],
-    )
-    def post(self, request, call_id):  # pragma: no cover - documentation only; call_feedback serves the path
-        raise NotImplementedError
+class PendingFeedbackSerializer(serializers.Serializer):
+    call_id = serializers.CharField()
+    status = serializers.CharField(default="pending")
+    detail = serializers.CharField()
 
 
-@csrf_exempt
-async def call_feedback(request, call_id):
-    if request.method != "POST":
-        return JsonResponse(wire.error_body("Use POST."), status=405, headers={"Allow": "POST"})
-    try:
-        key = authenticate(await snapshot_cache.aget(), request.headers.get("Authorization"))
-        feedback = _feedback_from(request)
-        score, created = await sync_to_async(_record)(call_id, key.route_names, feedback)
-    except GatewayError as exc:
-        return JsonResponse(wire.error_body(exc.message, type=exc.type, param=exc.param), status=exc.status)
+@key_endpoint(
+    "POST",
+    request=FeedbackInputSerializer,
+    responses={
+        201: ScoreOutputSerializer,
+        200: ScoreOutputSerializer,
+        202: PendingFeedbackSerializer,
+    },
+    description=(
+        "Record a user's feedback on a call: 201 for the first, 200 when it replaces one, 202 when the "
+        "call is still being recorded (the feedback is applied as soon as it is stored)."
+    ),
+    parameters=(
+        OpenApiParameter(
+            "call_id",
+            str,
+            OpenApiParameter.PATH,
+            description="The call's id: the `decision_id` routelab returned (32 hex digits, or dashed).",
+        ),
+    ),
+)
+async def call_feedback(request, *, key, snapshot, call_id):
+    feedback = _feedback_from(request)
+    routes = {snapshot.routes[name].id: name for name in key.route_names if name in snapshot.routes}
+    score, created = await sync_to_async(_record)(call_id, routes, feedback)
+    if score is None:
+        return JsonResponse(_pending_body(call_id), status=202)
     return JsonResponse(ScoreOutputSerializer(score).data, status=201 if created else 200)
 
 
-call_feedback.cls = CallFeedbackApi
-call_feedback.initkwargs = {}
+def _pending_body(call_id) -> dict:
+    detail = "The call is still being recorded; the feedback is applied as soon as it is stored."
+    return {"call_id": call_id.hex, "status": "pending", "detail": detail}
 
 
 def _feedback_from(request) -> dict:
@@ -120,22 +108,19 @@ def _feedback_from(request) -> dict:
     return serializer.validated_data
 
 
-def _record(call_id, route_names: frozenset[str], feedback: dict) -> tuple[Score, bool]:
-    call = _call(call_id, route_names)
+def _record(call_id, routes: dict[int, str], feedback: dict) -> tuple[Score | None, bool]:
+    """The stored score and whether it is the call's first feedback; (None, True) when held pending.
+
+    `routes` maps the id of each of the key's routes to its name."""
     kind = "thumbs" if "thumbs" in feedback else "rating"
-    created = selectors.call_feedback(call=call) is None
-    score = services.feedback_record(
-        call=call, kind=kind, value=feedback[kind], comment=feedback.get("comment", "")
-    )
-    return score, created
-
-
-def _call(call_id, route_names: frozenset[str]) -> Call:
-    """The call, if it belongs to one of the key's routes; its record may still be waiting in Redis."""
-    calls = Call.objects.select_related("route").filter(id=call_id)
-    call = calls.first()
-    if call is None and calls_flush():
-        call = calls.first()
-    if call is None or call.route is None or call.route.name not in route_names:
+    value, comment = feedback[kind], feedback.get("comment", "")
+    call = Call.objects.filter(id=call_id).first()
+    if call is None and recent_call_route(call_id.hex) in routes:
+        services.feedback_hold(
+            call_id=call_id, route_ids=list(routes), kind=kind, value=value, comment=comment
+        )
+        return None, True
+    if call is None or call.route_id not in routes:
         raise GatewayError(404, f"No call {call_id.hex} for this key.", type="not_found_error")
-    return call
+    created = selectors.call_feedback(call=call) is None
+    return services.feedback_record(call=call, kind=kind, value=value, comment=comment), created

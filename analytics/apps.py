@@ -6,10 +6,12 @@ class AnalyticsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Plug scoring into routing (routing.hooks): route scoring settings, and scoring stored calls."""
+        """Plug analytics into routing (routing.hooks): route scoring settings, scoring stored calls, and
+        feedback held for calls not stored yet."""
         from analytics.scoring_config import scoring_validate
-        from analytics.tasks import score_calls_enqueue
+        from analytics.tasks import feedback_pending_enqueue, score_calls_enqueue
         from routing import hooks
 
         hooks.register_scoring_validator(scoring_validate)
         hooks.register_calls_stored(score_calls_enqueue)
+        hooks.register_calls_stored(feedback_pending_enqueue)

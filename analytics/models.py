@@ -45,6 +45,24 @@ class Score(models.Model):
         return f"{self.scorer}@{self.version}={self.value} on {self.call_id}"
 
 
+class PendingFeedback(models.Model):
+    """Feedback on a call whose record is still on its way to PostgreSQL (it waits in Redis for the next
+    flush); applied when the call is stored, if the call belongs to one of `route_ids`."""
+
+    call_id = models.UUIDField(db_index=True)
+    route_ids = models.JSONField(help_text="The ids of the routes of the key that sent it.")
+    kind = models.CharField(max_length=16)
+    value = models.JSONField()
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}={self.value} for {self.call_id} (pending)"
+
+
 class UserAggregate(models.Model):
     """One user's running totals in one experiment phase and variant: the unit of analysis.
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import timedelta
 from typing import Any
 
+from django.db import transaction
+from django.utils import timezone
+
 from analytics.judge_cache import judge_cache
-from analytics.models import Score
+from analytics.models import PendingFeedback, Score
 from analytics.scorers import SCORERS, ScoreInput, Scorer, scorer_build
 from analytics.scorers import Score as Verdict
 from analytics.scorers.feedback import UserFeedback
@@ -165,3 +169,53 @@ def feedback_record(*, call: Call, kind: str, value: Any, comment: str = "") -> 
         },
     )
     return row
+
+
+PENDING_FEEDBACK_DAYS = 1
+
+
+def feedback_hold(*, call_id, route_ids: list[int], kind: str, value: Any, comment: str = "") -> None:
+    """Keep feedback on a call not stored yet, to apply when it is. ValueError for invalid feedback."""
+    if kind not in FEEDBACK_KINDS:
+        raise ValueError(f"feedback kind must be one of {', '.join(FEEDBACK_KINDS)}, not {kind!r}")
+    UserFeedback().convert(FEEDBACK_KINDS[kind], value)  # refuse now what could never be applied
+    PendingFeedback.objects.create(
+        call_id=call_id, route_ids=route_ids, kind=kind, value=value, comment=comment
+    )
+    # the call may have been stored between the caller's look and the row above: then no flush will
+    # see this row, so apply it now (a flush that does see it finds it claimed)
+    feedback_apply_pending(call_ids=[call_id])
+
+
+def feedback_apply_pending(*, call_ids: list) -> int:
+    """Apply the held feedback of these calls, oldest first, to those stored; returns how many."""
+    applied = 0
+    held = PendingFeedback.objects.filter(call_id__in=call_ids)
+    calls = {call.id: call for call in Call.objects.filter(id__in={row.call_id for row in held})}
+    for row in held:
+        call = calls.get(row.call_id)
+        with transaction.atomic():  # claimed and applied together, or neither
+            if call is not None and _claimed(row):
+                applied += _apply_held(call, row)
+    return applied
+
+
+def _claimed(row: PendingFeedback) -> bool:
+    return PendingFeedback.objects.filter(id=row.id).delete()[0] == 1
+
+
+def _apply_held(call: Call, row: PendingFeedback) -> int:
+    """Held feedback counts only for a call of the key's routes, and never overrides newer feedback."""
+    newer = Score.objects.filter(
+        call=call, source=Score.Source.FEEDBACK, updated_at__gt=row.created_at
+    ).exists()
+    if call.route_id not in row.route_ids or newer:
+        return 0
+    feedback_record(call=call, kind=row.kind, value=row.value, comment=row.comment)
+    return 1
+
+
+def feedback_pending_purge(*, now=None) -> int:
+    """Drop held feedback whose call never arrived (a made-up id, or a call that failed to record)."""
+    cutoff = (now or timezone.now()) - timedelta(days=PENDING_FEEDBACK_DAYS)
+    return PendingFeedback.objects.filter(created_at__lt=cutoff).delete()[0]

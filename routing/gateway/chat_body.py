@@ -180,6 +180,10 @@ OPTIONAL = {
 }
 
 
+# fields of POST /api/v1/route only (`wire.RouteRequestSerializer`); the chat endpoint ignores them
+ROUTE_ONLY = ("execute", "webhook_url")
+
+
 def validate_chat_body(data: Any) -> dict:
     """The body with its known fields checked; unknown fields are ignored, as OpenAI's servers do."""
     body = _object(data, "")

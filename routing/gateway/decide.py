@@ -1,7 +1,7 @@
-"""Step 4 of a live request: the policy engine turns the request into a decision, and steps 1 to 4 together.
+"""Step 4 of a live request: the policy engine turns the request into a decision, and steps 2 to 4 together.
 
-Everything here reads the in-memory routing snapshot; nothing queries the database. The endpoints call
-`route_live_request` and turn a `GatewayError` into a 4xx response in their own wire format.
+Everything here reads the in-memory routing snapshot; nothing queries the database. The endpoints
+(`routing.gateway.endpoint.key_endpoint` has authenticated the key) call `route_live_request`.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from decimal import Decimal
 from typing import Any
 
 from routing.gateway.assign import Exposure, choose_policy, user_hash
-from routing.gateway.authenticate import authenticate, resolve_route
+from routing.gateway.authenticate import resolve_route
 from routing.gateway.errors import GatewayError
 from routing.gateway.execute import classify_once
 from routing.gateway.live import live_state
-from routing.gateway.snapshot import KeyEntry, PolicyEntry, RouteEntry, RoutingSnapshot, snapshot_cache
+from routing.gateway.snapshot import KeyEntry, PolicyEntry, RouteEntry, RoutingSnapshot
 from routing.gateway.wire import chat_request_from
 from routing.policies import NoEligibleModel
 from routing.policies.embeddings import embed
@@ -138,11 +138,9 @@ def _embedder(policy: PolicyEntry):
 
 
 async def route_live_request(
-    *, authorization: str | None, data: dict
+    *, snapshot: RoutingSnapshot, key: KeyEntry, data: dict
 ) -> tuple[Routed, ChatRequest, RouteRequest]:
-    """Steps 1-4 for a validated request body: key, route, policy, decision. No database query."""
-    snapshot = await snapshot_cache.aget()
-    key = authenticate(snapshot, authorization)
+    """Steps 2-4 for an authenticated key and a validated body: route, policy, decision. No database query."""
     route = resolve_route(snapshot, key, data.get("model") or None)
     chat = chat_request_from(data)
     metadata = dict(data.get("metadata") or {})

@@ -11,20 +11,17 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiResponse
 
 from routing.gateway import wire
 from routing.gateway.assign import exposure_fields
 from routing.gateway.body import parse_chat_body
 from routing.gateway.decide import Routed, route_live_request
+from routing.gateway.endpoint import ErrorSerializer, key_endpoint, openai_error
 from routing.gateway.errors import GatewayError
 from routing.gateway.execute import Execution, ExecutionFailed, execute, execute_stream
 from routing.gateway.record import CallDraft, new_call_id, now_iso
 from routing.providers.base import StreamDelta
-
-
-def _error(status: int, message: str, *, type: str = "invalid_request_error", param=None, headers=None):
-    return JsonResponse(wire.error_body(message, type=type, param=param), status=status, headers=headers)
 
 
 def _headers(draft: CallDraft, routed: Routed, model_key: str | None = None) -> dict[str, str]:
@@ -43,20 +40,25 @@ def _headers(draft: CallDraft, routed: Routed, model_key: str | None = None) -> 
     return headers
 
 
-@csrf_exempt
-async def chat_completions(request: HttpRequest) -> HttpResponse:
-    if request.method != "POST":
-        return _error(405, "Use POST.", headers={"Allow": "POST"})
-    draft = CallDraft(id=new_call_id(), source="proxy", started_at=now_iso())
-    try:
-        data = parse_chat_body(request)
-        draft.stream = data["stream"]
-        draft.metadata = dict(data.get("metadata") or {})
-        routed, chat, route_request = await route_live_request(
-            authorization=request.headers.get("Authorization"), data=data
-        )
-    except GatewayError as exc:
-        return _error(exc.status, exc.message, type=exc.type, param=exc.param)
+@key_endpoint(
+    "POST",
+    request=wire.ChatInputSerializer,
+    responses={
+        200: OpenApiResponse(
+            wire.ChatCompletionSerializer,
+            description="The answer; with `stream: true`, `text/event-stream` chunks ending `data: [DONE]`",
+        ),
+        429: OpenApiResponse(ErrorSerializer, description="Every model was rate-limited"),
+        502: OpenApiResponse(ErrorSerializer, description="Every model failed"),
+        503: OpenApiResponse(ErrorSerializer, description="No model could be tried"),
+    },
+)
+async def chat_completions(request: HttpRequest, *, key, snapshot) -> HttpResponse:
+    """OpenAI's chat completions: routed by the key's route, answered (or streamed) in OpenAI's format."""
+    data = parse_chat_body(request)
+    draft = CallDraft(id=new_call_id(), source="proxy", started_at=now_iso(), stream=data["stream"])
+    draft.metadata = dict(data.get("metadata") or {})
+    routed, chat, route_request = await route_live_request(snapshot=snapshot, key=key, data=data)
     draft.routed = routed
     draft.prompt = route_request.text
     if data["stream"]:
@@ -85,7 +87,7 @@ def _failure_response(exc: ExecutionFailed, headers: dict) -> JsonResponse:
     if exc.error is None:
         status = 503
     detail = f"{exc}: {exc.error.message}" if exc.error else str(exc)
-    return _error(status, detail, type="upstream_error", headers=headers)
+    return openai_error(GatewayError(status, detail, type="upstream_error"), headers)
 
 
 def _extra(draft: CallDraft, execution: Execution) -> dict:

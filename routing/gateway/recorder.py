@@ -37,6 +37,9 @@ STREAM = "routelab:calls"
 DEAD_LETTERS = "routelab:calls:dead"
 GROUP = "recorder"
 CONSUMER = "flusher"
+# call id -> route id for an hour: feedback on a call still in the stream is told from an unknown call
+RECENT = "routelab:call:{}:route"
+RECENT_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -170,20 +173,13 @@ def spool_drain(client: redis.Redis | None = None) -> int:
     return moved
 
 
-def call_record_enqueue(record: CallRecord) -> None:
-    try:
-        get_redis().xadd(STREAM, {"record": record.to_json()})
-    except redis.RedisError:
-        logger.exception("call %s: Redis unreachable, spooling to disk", record.id)
-        _spool(record)
-        return
-    if _spooled.is_set():
-        spool_drain()
-
-
 async def call_record_aenqueue(record: CallRecord) -> None:
     try:
-        await get_async_redis().xadd(STREAM, {"record": record.to_json()})
+        pipe = get_async_redis().pipeline(transaction=False)
+        pipe.xadd(STREAM, {"record": record.to_json()})
+        if record.route_id is not None:
+            pipe.set(RECENT.format(record.id), record.route_id, ex=RECENT_SECONDS)
+        await pipe.execute()
     except redis.RedisError:
         logger.exception("call %s: Redis unreachable, spooling to disk", record.id)
         await asyncio.to_thread(_spool, record)
@@ -288,6 +284,15 @@ def calls_flush(*, batch: int = 500, max_batches: int = 100) -> int:
             if moved < batch:
                 break
     return handled
+
+
+def recent_call_route(call_id: str) -> int | None:
+    """The route id of a call answered in the last hour, from Redis: known before its row is stored."""
+    try:
+        route_id = get_redis().get(RECENT.format(call_id))
+    except redis.RedisError:
+        return None
+    return int(route_id) if route_id is not None else None
 
 
 def calls_waiting() -> int:

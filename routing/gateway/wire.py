@@ -21,9 +21,10 @@ class MessageSerializer(serializers.Serializer):
 
 
 class ChatInputSerializer(serializers.Serializer):
-    """The body of POST /v1/chat/completions (and of POST /api/v1/route), for the OpenAPI schema.
+    """The body of POST /v1/chat/completions, for the OpenAPI schema.
 
-    Requests are validated by `routing.gateway.chat_body.validate_chat_body`, the one authority on it.
+    Requests are validated by `routing.gateway.chat_body.validate_chat_body`, the one authority on it;
+    tests/routing/gateway/test_endpoint.py keeps the two in step.
     """
 
     model = serializers.CharField(required=False, allow_blank=True, max_length=200)
@@ -39,6 +40,31 @@ class ChatInputSerializer(serializers.Serializer):
     response_format = serializers.DictField(required=False, allow_null=True)
     user = serializers.CharField(required=False, allow_blank=True, max_length=256)
     metadata = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
+
+
+class RouteRequestSerializer(ChatInputSerializer):
+    """The body of POST /api/v1/route: a chat request, decided now, or called later by a worker."""
+
+    execute = serializers.BooleanField(
+        required=False, default=False, help_text="Call the model too, in a worker: answers 202 with a job"
+    )
+    webhook_url = serializers.URLField(
+        required=False, max_length=500, help_text="With `execute`: a signed POST of the job's outcome"
+    )
+
+
+class ChatCompletionSerializer(serializers.Serializer):
+    """OpenAI's `chat.completion` object, with routelab's decision under `routelab`."""
+
+    id = serializers.CharField()
+    object = serializers.CharField(default="chat.completion")
+    created = serializers.IntegerField()
+    model = serializers.CharField()
+    choices = serializers.ListField(child=serializers.DictField())
+    usage = serializers.DictField(child=serializers.IntegerField())
+    routelab = serializers.DictField(
+        help_text="decision_id, route, policy_version, model, fallbacks_used, escalations, cost_usd, trace"
+    )
 
 
 def chat_request_from(data: dict[str, Any]) -> ChatRequest:

