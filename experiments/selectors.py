@@ -151,11 +151,6 @@ def experiment_list(*, route: Route | None = None, status: str | None = None) ->
     return experiments
 
 
-def experiment_get(*, id: int) -> Experiment:
-    """The experiment with its variants, phases and promotions; raises Experiment.DoesNotExist."""
-    return experiment_list().get(id=id)
-
-
 def running_experiments_snapshot() -> list[ExperimentSnapshot]:
     """Every running experiment, oldest first, as frozen values the routing snapshot can hold."""
     running = (

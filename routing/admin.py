@@ -1,10 +1,29 @@
-"""The Django admin: the registry's writes go through the services (validation, cache invalidation);
+"""The Django admin: the registry's writes go through the services (validation, cache invalidation, audit);
 routes, policies and keys are read here and changed where their services are (the routes UI, the API)."""
 
 from django.contrib import admin
 
 from routing import services
 from routing.models import ApiKey, AuditEntry, Call, Model, PolicyVersion, Provider, Route, RoutingPolicy
+
+
+def _changed(form) -> dict:
+    """The model fields a person changed in an admin form, with their cleaned values."""
+    return {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+
+
+def _cleaned(form) -> dict:
+    """Every model field of a new row's admin form."""
+    names = {field.name for field in form._meta.model._meta.concrete_fields}
+    return {name: value for name, value in form.cleaned_data.items() if name in names}
+
+
+def _model_save(request, form, **fields) -> Model:
+    """Every write of a model row from the admin: validated, audited, the routing caches dropped."""
+    if form.instance.pk:
+        model = Model.objects.get(pk=form.instance.pk)
+        return services.model_update(model=model, user=request.user, **_changed(form))
+    return services.model_create(user=request.user, **{**_cleaned(form), **fields})
 
 
 class ModelInline(admin.TabularInline):
@@ -17,6 +36,7 @@ class ModelInline(admin.TabularInline):
         "input_price_per_mtok",
         "output_price_per_mtok",
         "context_window",
+        "max_output_tokens",  # required: without it a new model would fail the service's validation
         "enabled",
     ]
 
@@ -33,13 +53,36 @@ class ProviderAdmin(admin.ModelAdmin):
         return obj.api_key_configured
 
     def save_model(self, request, obj: Provider, form, change: bool) -> None:
-        services.provider_update(provider=obj)  # validates, saves, invalidates every process's snapshot
+        if change:
+            saved = services.provider_update(
+                provider=Provider.objects.get(pk=obj.pk), user=request.user, **_changed(form)
+            )
+        else:
+            saved = services.provider_create(user=request.user, **_cleaned(form))
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj: Provider) -> None:
+        services.provider_delete(provider=obj, user=request.user)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for provider in queryset:
+            services.provider_delete(provider=provider, user=request.user)
 
     def save_formset(self, request, form, formset, change: bool) -> None:
-        for model in formset.save(commit=False):
-            services.model_update(model=model)
-        for model in formset.deleted_objects:
-            services.model_delete(model=model)
+        # the admin's history message reads these three lists, which formset.save() would have set
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for inline in formset.forms:
+            if inline in formset.deleted_forms:
+                if inline.instance.pk:
+                    services.model_delete(model=inline.instance, user=request.user)
+                    formset.deleted_objects.append(inline.instance)
+            elif inline.has_changed():
+                new = inline.instance.pk is None
+                saved = _model_save(request, inline, provider=form.instance)
+                if new:
+                    formset.new_objects.append(saved)
+                else:
+                    formset.changed_objects.append((saved, inline.changed_data))
 
 
 @admin.register(Model)
@@ -62,14 +105,14 @@ class ModelAdmin(admin.ModelAdmin):
     list_select_related = ["provider"]
 
     def save_model(self, request, obj: Model, form, change: bool) -> None:
-        services.model_update(model=obj)  # validates, saves, invalidates every process's snapshot
+        obj.pk = _model_save(request, form).pk
 
     def delete_model(self, request, obj: Model) -> None:
-        services.model_delete(model=obj)
+        services.model_delete(model=obj, user=request.user)
 
     def delete_queryset(self, request, queryset) -> None:
         for model in queryset:
-            services.model_delete(model=model)
+            services.model_delete(model=model, user=request.user)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -21,10 +21,6 @@ def model_list(*, provider_id: int | None = None, enabled: bool | None = None) -
     return models
 
 
-def model_get_by_name(*, provider_name: str, model_id: str) -> Model:
-    return Model.objects.select_related("provider").get(provider__name=provider_name, model_id=model_id)
-
-
 def route_list() -> QuerySet[Route]:
     return Route.objects.select_related("live_policy__policy")
 

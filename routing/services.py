@@ -24,43 +24,61 @@ from routing.providers.base import ChatRequest, CompletionResult
 from routing.tasks import job_execute_task
 
 
-def provider_create(**fields: Any) -> Provider:
-    provider = Provider(**fields)
-    provider.full_clean()
-    provider.save()
+@transaction.atomic
+def provider_create(*, user=None, **fields: Any) -> Provider:
+    return _registry_save(Provider(**fields), user=user, action="provider.create", changes=_created(fields))
+
+
+@transaction.atomic
+def provider_update(*, provider: Provider, user=None, **fields: Any) -> Provider:
+    changes = _changes(provider, fields)
+    return _registry_save(provider, user=user, action="provider.update", changes=changes)
+
+
+@transaction.atomic
+def provider_delete(*, provider: Provider, user=None) -> None:
+    """ProtectedError while a model of the provider is still used by calls."""
+    audit_record(actor=user, action="provider.delete", target=provider)
+    provider.delete()
     _invalidate_on_commit()
-    return provider
 
 
-def provider_update(*, provider: Provider, **fields: Any) -> Provider:
-    for name, value in fields.items():
-        setattr(provider, name, value)
-    provider.full_clean()
-    provider.save()
-    _invalidate_on_commit()
-    return provider
+@transaction.atomic
+def model_create(*, user=None, **fields: Any) -> Model:
+    return _registry_save(Model(**fields), user=user, action="model.create", changes=_created(fields))
 
 
-def model_create(**fields: Any) -> Model:
-    model = Model(**fields)
-    model.full_clean()
-    model.save()
-    _invalidate_on_commit()
-    return model
+@transaction.atomic
+def model_update(*, model: Model, user=None, **fields: Any) -> Model:
+    return _registry_save(model, user=user, action="model.update", changes=_changes(model, fields))
 
 
-def model_update(*, model: Model, **fields: Any) -> Model:
-    for name, value in fields.items():
-        setattr(model, name, value)
-    model.full_clean()
-    model.save()
-    _invalidate_on_commit()
-    return model
-
-
-def model_delete(*, model: Model) -> None:
+@transaction.atomic
+def model_delete(*, model: Model, user=None) -> None:
+    audit_record(actor=user, action="model.delete", target=model)
     model.delete()
     _invalidate_on_commit()
+
+
+def _changes(row, fields: dict[str, Any]) -> dict[str, list[str]]:
+    """[before, after] of each field set, as text; sets them on `row`. Secrets are never in a row."""
+    changes = {name: [str(getattr(row, name)), str(value)] for name, value in fields.items()}
+    for name, value in fields.items():
+        setattr(row, name, value)
+    return changes
+
+
+def _created(fields: dict[str, Any]) -> dict[str, str]:
+    return {name: str(value) for name, value in fields.items()}
+
+
+def _registry_save(row, *, user, action: str, changes: dict[str, Any]):
+    """Validate and save a provider or model, audit it, and drop the routing caches after commit."""
+    row.full_clean()
+    row.save()
+    audit_record(actor=user, action=action, target=row, changes=changes)
+    _invalidate_on_commit()
+    return row
 
 
 def model_complete(*, model: Model, request: ChatRequest) -> CompletionResult:

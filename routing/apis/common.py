@@ -18,9 +18,10 @@ def paginate(view, request, queryset, serializer_class):
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 
-def delete_or_conflict(instance) -> Response:
+def delete_or_conflict(instance, delete) -> Response:
+    """204 once `delete()` (a service) removed `instance`; 409 while other rows still point at it."""
     try:
-        instance.delete()
+        delete()
     except ProtectedError as exc:
         raise Conflict(
             f"{instance} is still in use by {len(exc.protected_objects)} row(s); disable it instead."

@@ -56,7 +56,7 @@ class ProviderListCreateApi(APIView):
     def post(self, request):
         serializer = ProviderInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        provider = services.provider_create(**serializer.validated_data)
+        provider = services.provider_create(user=request.user, **serializer.validated_data)
         return Response(ProviderOutputSerializer(provider).data, status=status.HTTP_201_CREATED)
 
 
@@ -70,12 +70,15 @@ class ProviderDetailApi(APIView):
         provider = get_object_or_404(Provider, id=provider_id)
         serializer = ProviderInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        provider = services.provider_update(provider=provider, **serializer.validated_data)
+        provider = services.provider_update(provider=provider, user=request.user, **serializer.validated_data)
         return Response(ProviderOutputSerializer(provider).data)
 
     @extend_schema(responses={204: None, 409: OpenApiResponse(description="still in use")})
     def delete(self, request, provider_id: int):
-        return delete_or_conflict(get_object_or_404(Provider, id=provider_id))
+        provider = get_object_or_404(Provider, id=provider_id)
+        return delete_or_conflict(
+            provider, lambda: services.provider_delete(provider=provider, user=request.user)
+        )
 
 
 class ModelOutputSerializer(serializers.ModelSerializer):
@@ -128,7 +131,7 @@ class ModelListCreateApi(APIView):
     def post(self, request):
         serializer = ModelInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        model = services.model_create(**serializer.validated_data)
+        model = services.model_create(user=request.user, **serializer.validated_data)
         return Response(ModelOutputSerializer(model).data, status=status.HTTP_201_CREATED)
 
 
@@ -142,9 +145,10 @@ class ModelDetailApi(APIView):
         model = get_object_or_404(selectors.model_list(), id=model_id)
         serializer = ModelInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        model = services.model_update(model=model, **serializer.validated_data)
+        model = services.model_update(model=model, user=request.user, **serializer.validated_data)
         return Response(ModelOutputSerializer(model).data)
 
     @extend_schema(responses={204: None, 409: OpenApiResponse(description="still in use")})
     def delete(self, request, model_id: int):
-        return delete_or_conflict(get_object_or_404(Model, id=model_id))
+        model = get_object_or_404(Model, id=model_id)
+        return delete_or_conflict(model, lambda: services.model_delete(model=model, user=request.user))

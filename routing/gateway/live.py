@@ -82,10 +82,6 @@ async def record_spend(route_id: int | None, cost: float) -> None:
         pass
 
 
-async def route_spend_today(route_id: int) -> float:
-    return float(await get_async_redis().get(_spend_key(route_id)) or 0)
-
-
 def reset_cache() -> None:
     """Forget the cached live state (tests, and after Redis was flushed)."""
     global _cache

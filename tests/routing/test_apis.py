@@ -170,3 +170,41 @@ def test_the_interactive_api_docs_page_renders(client):
     response = client.get("/api/docs/")
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_registry_writes_through_the_api_are_audited_and_a_deleted_model_stops_serving(
+    client, staff_api, staff_user, live_route
+):
+    import json
+
+    from routing.models import AuditEntry
+
+    def decided() -> str:
+        body = json.dumps({"messages": [{"role": "user", "content": "What is the capital of France?"}]})
+        response = client.post("/api/v1/route", data=body, content_type="application/json", **live_route.auth)
+        assert response.status_code == 200, response.content
+        return response.json()["model"]
+
+    assert decided() == "simulator/gpt-4o-mini"
+    mini = Model.objects.get(model_id="gpt-4o-mini")
+    patched = staff_api.patch(f"/api/v1/models/{mini.id}", {"display_name": "mini"}, format="json")
+    assert patched.status_code == 200
+
+    assert staff_api.delete(f"/api/v1/models/{mini.id}").status_code == 204
+
+    assert decided() != "simulator/gpt-4o-mini"  # the snapshot was dropped after commit, nothing by hand
+    entries = list(AuditEntry.objects.filter(target_id=str(mini.id), actor__isnull=False).order_by("id"))
+    assert [(e.action, e.actor) for e in entries] == [
+        ("model.update", staff_user),
+        ("model.delete", staff_user),
+    ]
+    assert entries[0].changes == {"display_name": [mini.display_name, "mini"]}
+
+
+def test_a_refused_delete_leaves_no_audit_entry(staff_api):
+    from routing.models import AuditEntry
+
+    model = ModelFactory()
+    assert staff_api.delete(f"/api/v1/providers/{model.provider_id}").status_code == 409
+    assert not AuditEntry.objects.filter(action="provider.delete").exists()
