@@ -13,7 +13,6 @@ from analytics.services import feedback_record
 from config.urls import urlpatterns as project_urlpatterns
 from routing import services
 from routing.gateway.recorder import calls_flush
-from routing.models import Call
 from tests.factories import CallFactory
 
 # Served from this module until config/urls.py includes analytics.urls (then the first match wins).
