@@ -1,11 +1,11 @@
 """No call is lost when PostgreSQL stops and restarts in the middle of a burst of requests."""
 
-import shutil
-import subprocess
+import tempfile
 from pathlib import Path
 
 import httpx
 import pytest
+from django.core.management import call_command
 from django.db import connections
 
 from routing.gateway.recorder import calls_flush, calls_waiting
@@ -13,17 +13,50 @@ from routing.models import Call
 
 pytestmark = [pytest.mark.integration]
 
-CLUSTERS = Path("/etc/postgresql")
+
+class PrivatePostgres:
+    """A PostgreSQL of this test's own (pgserver's binaries, on a Unix socket in a temporary directory),
+    so stopping it never touches the machine's shared server. As root, pgserver runs it as a system
+    user of its own."""
+
+    def __init__(self):
+        import pgserver
+
+        self._pgserver = pgserver
+        self.server = pgserver.get_server(
+            Path(tempfile.mkdtemp(prefix="routelab-pg-")) / "data", cleanup_mode="delete"
+        )
+        self.server.psql("CREATE DATABASE routelab;")
+
+    @property
+    def socket_dir(self) -> str:
+        return str(self.server.get_postmaster_info().socket_dir)
+
+    def stop(self) -> None:
+        self._pgserver.pg_ctl(["-w", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
+
+    def start(self) -> None:
+        self.server.ensure_postgres_running()
+
+    def close(self) -> None:
+        self.server.cleanup()
 
 
-def _pg_ctl(action: str) -> None:
-    version = sorted(p.name for p in CLUSTERS.iterdir())[0]
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+@pytest.fixture
+def private_postgres(transactional_db):
+    """Point Django (this thread, and the ASGI server's threads started after) at a private PostgreSQL,
+    migrated; the shared test database is back in place before pytest-django flushes it."""
+    database = PrivatePostgres()
+    settings = connections["default"].settings_dict  # one dict, shared by every thread's connection
+    saved = dict(settings)
+    connections.close_all()
+    settings.update(HOST=database.socket_dir, PORT="", NAME="routelab", USER="postgres", PASSWORD="")
+    call_command("migrate", verbosity=0, interactive=False)
+    yield database
+    connections.close_all()
+    settings.clear()
+    settings.update(saved)
+    database.close()
 
 
 def _burst(url: str, key: str, count: int) -> list[int]:
@@ -32,22 +65,19 @@ def _burst(url: str, key: str, count: int) -> list[int]:
         return [client.post("/v1/chat/completions", json=body).status_code for _ in range(count)]
 
 
-@pytest.mark.skipif(
-    not CLUSTERS.exists() or shutil.which("pg_ctlcluster") is None,
-    reason="needs the machine's own PostgreSQL cluster (pg_ctlcluster) to stop and start it",
-)
 @pytest.mark.django_db(transaction=True)
-def test_every_request_is_recorded_across_a_postgresql_restart(asgi_server, live_route):
+def test_every_request_is_recorded_across_a_postgresql_restart(private_postgres, asgi_server, live_route):
+    assert connections["default"].settings_dict["HOST"] == private_postgres.socket_dir
     statuses = _burst(asgi_server, live_route.key, 20)  # warms the routing snapshot
     connections.close_all()
-    _pg_ctl("stop")
+    private_postgres.stop()
     try:
         statuses += _burst(asgi_server, live_route.key, 30)  # served from memory while the database is down
         with pytest.raises(Exception):  # noqa: B017 - any database error: the records must stay queued
             calls_flush()
         assert calls_waiting() == 50
     finally:
-        _pg_ctl("start")
+        private_postgres.start()
     connections.close_all()
     statuses += _burst(asgi_server, live_route.key, 10)
     calls_flush()
