@@ -84,6 +84,11 @@ def _record(live_route) -> CallRecord:
     )
 
 
+def _stream_call_ids() -> set[str]:
+    entries = get_redis().xrange(STREAM)
+    return {json.loads(fields[b"record"])["id"] for _, fields in entries}
+
+
 def _spooled_lines(tmp_path) -> int:
     return sum(len(path.read_text().splitlines()) for path in (tmp_path / "spool").iterdir())
 
@@ -106,9 +111,10 @@ def test_records_spooled_while_redis_is_down_reach_postgresql_once_it_is_back(
     after = _record(live_route)
     call_record_enqueue(after)  # the first success moves this process's spool into the stream
     assert _spooled_lines(tmp_path) == 0
-    assert get_redis().xlen(STREAM) == 5
+    # delivery is at least once (a drain racing a drain may append a record twice): count calls, not entries
+    assert _stream_call_ids() == {r.id for r in [*during, after]}
 
-    assert calls_flush() == 5
+    assert calls_flush() >= 5
     expected = {uuid.UUID(r.id) for r in [*before, *during, after]}
     assert set(Call.objects.values_list("id", flat=True)) == expected
     assert Call.objects.count() == 8
@@ -120,7 +126,7 @@ def test_a_flush_moves_a_spool_that_no_request_came_to_drain(private_redis, live
     for record in records:
         call_record_enqueue(record)
     private_redis.start()
-    assert calls_flush() == 2
+    assert calls_flush() >= 2
     assert set(Call.objects.values_list("id", flat=True)) == {uuid.UUID(r.id) for r in records}
     assert _spooled_lines(tmp_path) == 0
 
@@ -136,7 +142,7 @@ def test_a_drain_that_meets_redis_down_again_keeps_the_records_for_the_next_one(
     assert _spooled_lines(tmp_path) == 3
     private_redis.start()
     assert spool_drain() == 3
-    assert calls_flush() == 3
+    assert calls_flush() >= 3
 
 
 def test_lines_spooled_while_a_drain_runs_are_each_moved_exactly_once(private_redis, live_route, tmp_path):
