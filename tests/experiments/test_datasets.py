@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
 from experiments.models import Dataset, DatasetItem, RecordedAnswer
 from experiments.selectors import dataset_accuracy, dataset_list, recorded_answer_get
 from experiments.services import dataset_import, dataset_import_routellm
+from tests.datasets import datasets_dir, require_dataset
 
 WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 STRONG = "gpt-4-1106-preview"
@@ -24,10 +24,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(scope="session")
 def routellm_root() -> Path:
-    root = Path(settings.DATASETS_DIR) / "routellm"
-    if not (root / "gsm8k" / "gsm8k_responses.csv").is_file():
-        pytest.skip(f"the RouteLLM data is not at {root} (../shared/datasets, see its README.md)")
-    return root
+    require_dataset(datasets_dir() / "routellm" / "gsm8k" / "gsm8k_responses.csv")
+    return datasets_dir() / "routellm"
 
 
 def write(path: Path, text: str) -> Path:

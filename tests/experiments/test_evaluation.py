@@ -11,7 +11,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import include, path
@@ -26,6 +25,7 @@ from experiments.services import dataset_import
 from routing import services
 from routing.models import AuditEntry, Call, Provider
 from routing.policies import estimate_tokens
+from tests.datasets import datasets_dir, require_dataset
 from tests.factories import ExperimentFactory
 
 
@@ -71,10 +71,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(scope="session")
 def routellm_root() -> Path:
-    root = Path(settings.DATASETS_DIR) / "routellm"
-    if not (root / "gsm8k" / "gsm8k_responses.csv").is_file():
-        pytest.skip(f"the RouteLLM data is not at {root} (../shared/datasets, see its README.md)")
-    return root
+    require_dataset(datasets_dir() / "routellm" / "gsm8k" / "gsm8k_responses.csv")
+    return datasets_dir() / "routellm"
 
 
 def small_dataset(folder: Path, name: str = "small", weak: str = "small-model", strong: str = "big-model"):

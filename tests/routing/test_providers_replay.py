@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.conf import settings
 
 from experiments.selectors import RecordedAnswerData, recorded_answer_lookup
 from experiments.services import dataset_import
@@ -21,6 +20,7 @@ from routing.providers.base import (
     StreamDelta,
 )
 from routing.providers.replay import ReplayAdapter, split_pieces
+from tests.datasets import datasets_dir, require_dataset
 
 STRONG = "gpt-4-1106-preview"
 DUCKS = (
@@ -33,10 +33,7 @@ PRICE = Price(Decimal("10"), Decimal("30"))
 
 @pytest.fixture(scope="session")
 def gsm8k_path() -> Path:
-    path = Path(settings.DATASETS_DIR) / "routellm" / "gsm8k" / "gsm8k_responses.csv"
-    if not path.is_file():
-        pytest.skip(f"the RouteLLM GSM8K file is not at {path} (../shared/datasets, see its README.md)")
-    return path
+    return require_dataset(datasets_dir() / "routellm" / "gsm8k" / "gsm8k_responses.csv")
 
 
 @pytest.fixture

@@ -2,12 +2,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.datasets import require_dataset
+
 ROUTELLM = Path(__file__).resolve().parents[4] / "shared" / "datasets" / "routellm"
 
 
 @pytest.fixture(scope="session")
 def routellm() -> Path:
-    """The RouteLLM recorded data (../shared/datasets/routellm), or a skip when it is absent."""
-    if not ROUTELLM.is_dir():
-        pytest.skip(f"the RouteLLM data is not at {ROUTELLM} (../shared/datasets, see its README.md)")
-    return ROUTELLM
+    """The RouteLLM recorded data (../shared/datasets/routellm); see tests/datasets.py when it is absent."""
+    return require_dataset(ROUTELLM)
