@@ -1,10 +1,12 @@
 """No call is lost when PostgreSQL stops and restarts in the middle of a burst of requests."""
 
+import asyncio
 import tempfile
 from pathlib import Path
 
 import httpx
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.management import call_command
 from django.db import connections
 
@@ -42,6 +44,13 @@ class PrivatePostgres:
         self.server.cleanup()
 
 
+def _close_everywhere() -> None:
+    """Close this thread's connections and those of asgiref's one thread for thread-sensitive sync code,
+    where the async views' database work runs (persistent connections opened by earlier tests)."""
+    connections.close_all()
+    asyncio.run(sync_to_async(connections.close_all, thread_sensitive=True)())
+
+
 @pytest.fixture
 def private_postgres(transactional_db):
     """Point Django (this thread, and the ASGI server's threads started after) at a private PostgreSQL,
@@ -49,11 +58,11 @@ def private_postgres(transactional_db):
     database = PrivatePostgres()
     settings = connections["default"].settings_dict  # one dict, shared by every thread's connection
     saved = dict(settings)
-    connections.close_all()
+    _close_everywhere()
     settings.update(HOST=database.socket_dir, PORT="", NAME="routelab", USER="postgres", PASSWORD="")
     call_command("migrate", verbosity=0, interactive=False)
     yield database
-    connections.close_all()
+    _close_everywhere()
     settings.clear()
     settings.update(saved)
     database.close()
