@@ -80,8 +80,8 @@ class PendingFeedbackSerializer(serializers.Serializer):
 )
 async def call_feedback(request, *, key, snapshot, call_id):
     feedback = _feedback_from(request)
-    routes = {snapshot.routes[name].id: name for name in key.route_names if name in snapshot.routes}
-    score, created = await sync_to_async(_record)(call_id, routes, feedback)
+    route_ids = {snapshot.routes[name].id for name in key.route_names if name in snapshot.routes}
+    score, created = await sync_to_async(_record)(call_id, route_ids, feedback)
     if score is None:
         return JsonResponse(_pending_body(call_id), status=202)
     return JsonResponse(ScoreOutputSerializer(score).data, status=201 if created else 200)
@@ -108,19 +108,18 @@ def _feedback_from(request) -> dict:
     return serializer.validated_data
 
 
-def _record(call_id, routes: dict[int, str], feedback: dict) -> tuple[Score | None, bool]:
-    """The stored score and whether it is the call's first feedback; (None, True) when held pending.
-
-    `routes` maps the id of each of the key's routes to its name."""
+def _record(call_id, route_ids: set[int], feedback: dict) -> tuple[Score | None, bool]:
+    """The stored score and whether it is the call's first feedback, for a call of one of the key's
+    routes; (None, True) when held pending."""
     kind = "thumbs" if "thumbs" in feedback else "rating"
     value, comment = feedback[kind], feedback.get("comment", "")
     call = Call.objects.filter(id=call_id).first()
-    if call is None and recent_call_route(call_id.hex) in routes:
+    if call is None and recent_call_route(call_id.hex) in route_ids:
         services.feedback_hold(
-            call_id=call_id, route_ids=list(routes), kind=kind, value=value, comment=comment
+            call_id=call_id, route_ids=sorted(route_ids), kind=kind, value=value, comment=comment
         )
         return None, True
-    if call is None or call.route_id not in routes:
+    if call is None or call.route_id not in route_ids:
         raise GatewayError(404, f"No call {call_id.hex} for this key.", type="not_found_error")
     created = selectors.call_feedback(call=call) is None
     return services.feedback_record(call=call, kind=kind, value=value, comment=comment), created

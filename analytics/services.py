@@ -153,9 +153,7 @@ def feedback_record(*, call: Call, kind: str, value: Any, comment: str = "") -> 
 
     ValueError (with a message fit for a 400) when the kind or value is not valid feedback.
     """
-    if kind not in FEEDBACK_KINDS:
-        raise ValueError(f"feedback kind must be one of {', '.join(FEEDBACK_KINDS)}, not {kind!r}")
-    verdict = UserFeedback().convert(FEEDBACK_KINDS[kind], value)
+    verdict = _feedback_verdict(kind, value)
     row, _ = Score.objects.update_or_create(
         call=call,
         scorer=verdict.scorer,
@@ -174,11 +172,16 @@ def feedback_record(*, call: Call, kind: str, value: Any, comment: str = "") -> 
 PENDING_FEEDBACK_DAYS = 1
 
 
-def feedback_hold(*, call_id, route_ids: list[int], kind: str, value: Any, comment: str = "") -> None:
-    """Keep feedback on a call not stored yet, to apply when it is. ValueError for invalid feedback."""
+def _feedback_verdict(kind: str, value: Any) -> Verdict:
+    """The score a piece of feedback stands for; ValueError (fit for a 400) when it is not valid."""
     if kind not in FEEDBACK_KINDS:
         raise ValueError(f"feedback kind must be one of {', '.join(FEEDBACK_KINDS)}, not {kind!r}")
-    UserFeedback().convert(FEEDBACK_KINDS[kind], value)  # refuse now what could never be applied
+    return UserFeedback().convert(FEEDBACK_KINDS[kind], value)
+
+
+def feedback_hold(*, call_id, route_ids: list[int], kind: str, value: Any, comment: str = "") -> None:
+    """Keep feedback on a call not stored yet, to apply when it is. ValueError for invalid feedback."""
+    _feedback_verdict(kind, value)  # refuse now what could never be applied
     PendingFeedback.objects.create(
         call_id=call_id, route_ids=route_ids, kind=kind, value=value, comment=comment
     )

@@ -61,7 +61,7 @@ def model_delete(*, model: Model, user=None) -> None:
 
 
 def _changes(row, fields: dict[str, Any]) -> dict[str, list[str]]:
-    """[before, after] of each field set, as text; sets them on `row`. Secrets are never in a row."""
+    """Set `fields` on `row`; returns [before, after] of each, as text. Secrets are never in a row."""
     changes = {name: [str(getattr(row, name)), str(value)] for name, value in fields.items()}
     for name, value in fields.items():
         setattr(row, name, value)
@@ -141,9 +141,7 @@ def route_create(
 
 @transaction.atomic
 def route_update(*, route: Route, user=None, **fields: Any) -> Route:
-    changes = {name: [str(getattr(route, name)), str(value)] for name, value in fields.items()}
-    for name, value in fields.items():
-        setattr(route, name, value)
+    changes = _changes(route, fields)
     if "scoring" in fields:
         _scoring_validate(route.scoring)
     route.full_clean()

@@ -4,7 +4,6 @@ by a real worker after the recorder's flush; the request itself never flushes.""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import timedelta
 
@@ -16,6 +15,7 @@ from analytics.services import feedback_apply_pending, feedback_hold, feedback_p
 from routing import services
 from routing.gateway.recorder import calls_flush, calls_waiting
 from routing.models import Call
+from tests.waiting import eventually
 
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
 
@@ -38,15 +38,6 @@ def _feedback_scores(call_id) -> list[Score]:
     return list(Score.objects.filter(call_id=call_id, scorer="user_feedback"))
 
 
-def _eventually(condition, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
-
-
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_feedback_before_the_call_is_stored_is_held_then_applied_by_a_worker(
@@ -63,7 +54,7 @@ def test_feedback_before_the_call_is_stored_is_held_then_applied_by_a_worker(
     assert PendingFeedback.objects.filter(call_id=call_id).count() == 1
 
     assert calls_flush() == 1
-    assert _eventually(lambda: len(_feedback_scores(call_id)) == 1)
+    assert eventually(lambda: len(_feedback_scores(call_id)) == 1, timeout=10.0, interval=0.1)
     [score] = _feedback_scores(call_id)
     assert score.value == 1.0
     assert score.raw == {"kind": "rating", "value": 5, "comment": "spot on"}

@@ -25,6 +25,7 @@ from routing.policies.cascade import answer_confidence
 from routing.policies.text import estimate_tokens
 from routing.policies.types import RouteRequest
 from tests.factories import CallFactory
+from tests.waiting import eventually
 
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
 WITH_REGEX = {
@@ -408,15 +409,6 @@ def test_staff_can_read_scores_in_the_admin_but_not_change_them(client, staff_us
 # -- end to end --------------------------------------------------------------------------------------------
 
 
-def _wait_for(condition, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
-
-
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_calls_through_the_gateway_are_scored_by_a_real_worker(client, live_route, celery_worker_thread):
@@ -435,7 +427,7 @@ def test_calls_through_the_gateway_are_scored_by_a_real_worker(client, live_rout
 
     ok_calls = list(Call.objects.filter(status="ok"))
     assert len(ok_calls) == 4
-    assert _wait_for(lambda: Score.objects.filter(call__in=ok_calls).count() == 3 * len(ok_calls))
+    assert eventually(lambda: Score.objects.filter(call__in=ok_calls).count() == 3 * len(ok_calls))
     for call in ok_calls:
         rows = _by_scorer(selectors.call_scores(call=call))
         assert sorted(rows) == ["heuristic_confidence", "recorded_quality", "regex"]
