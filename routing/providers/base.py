@@ -3,7 +3,7 @@
 Adapters are pure of Django: they take a `ModelTarget` (where to call, which model, its price) and a
 `ChatRequest`, and return a `CompletionResult`. Each provider module subclasses `ProviderAdapter` and
 implements only the wire format (`build_body`, `parse_response`, `parse_stream`); this class owns the
-HTTP clients (pooled, sync and async), the timeouts, the retry loop and the error classification.
+HTTP clients (pooled, one per event loop), the timeouts, the retry loop and the error classification.
 """
 
 from __future__ import annotations
@@ -14,17 +14,21 @@ import math
 import random
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
 
 import httpx
+from asgiref.sync import async_to_sync
 
 MILLION = Decimal(1_000_000)
 COST_QUANTUM = Decimal("0.00000001")
 RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
+# The HTTP client of one sync-wrapped call (`ProviderAdapter.complete`), in place of the loop's pooled one.
+_call_client: ContextVar[httpx.AsyncClient | None] = ContextVar("routelab_call_client", default=None)
 
 
 @dataclass(frozen=True)
@@ -265,8 +269,7 @@ class ProviderAdapter:
         *,
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
-        transport: httpx.BaseTransport | None = None,
-        async_transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
         limits: httpx.Limits | None = None,
         rng: random.Random | None = None,
     ):
@@ -274,8 +277,7 @@ class ProviderAdapter:
         self.retry = retry or RetryPolicy()
         self._rng = rng or random.Random()
         limits = limits or httpx.Limits(max_connections=200, max_keepalive_connections=50)
-        self._client = httpx.Client(timeout=self.timeouts.httpx(), transport=transport, limits=limits)
-        self._async_transport = async_transport
+        self._transport = transport
         self._limits = limits
         self._aclients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -306,27 +308,14 @@ class ProviderAdapter:
     def finish_stream(self, state: Any) -> ParsedCompletion:
         raise NotImplementedError
 
-    # -- calls --------------------------------------------------------------------------------------
-
-    def complete(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return replace(self._complete_once(target, request), attempts=attempt)
-            except (ProviderError, httpx.TransportError) as exc:
-                error = error_from_exception(exc)
-                delay = self.retry.delay(attempt, error, self._rng)
-                if delay is None:
-                    raise error from exc
-                time.sleep(delay)
+    # -- calls: an async core, and `complete` its sync wrapper ------------------------------------------
 
     async def acomplete(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
         attempt = 0
         while True:
             attempt += 1
             try:
-                return replace(await self._acomplete_once(target, request), attempts=attempt)
+                return replace(await self._complete_once(target, request), attempts=attempt)
             except (ProviderError, httpx.TransportError) as exc:
                 error = error_from_exception(exc)
                 delay = self.retry.delay(attempt, error, self._rng)
@@ -334,32 +323,10 @@ class ProviderAdapter:
                     raise error from exc
                 await asyncio.sleep(delay)
 
-    def stream(self, target: ModelTarget, request: ChatRequest) -> Iterator[StreamDelta | CompletionResult]:
-        """Yield deltas, then one CompletionResult. Retries only while no delta has reached the caller."""
-        started = time.perf_counter()
-        attempt, emitted = 0, False
-        while True:
-            attempt += 1
-            try:
-                with self._client.stream("POST", **self._request_kwargs(target, request)) as response:
-                    if response.status_code >= 400:
-                        response.read()
-                        raise error_from_response(response, self.error_message(response))
-                    lines = response.iter_lines()
-                    for item in self._consume_stream(target, request, lines, started, attempt):
-                        emitted = True
-                        yield item
-                    return
-            except (ProviderError, httpx.TransportError) as exc:
-                error = error_from_exception(exc)
-                delay = self._stream_retry_delay(attempt, error, emitted)
-                if delay is None:
-                    raise error from exc
-                time.sleep(delay)
-
     async def astream(
         self, target: ModelTarget, request: ChatRequest
     ) -> AsyncIterator[StreamDelta | CompletionResult]:
+        """Yield deltas, then one CompletionResult. Retries only while no delta has reached the caller."""
         started = time.perf_counter()
         attempt, emitted = 0, False
         while True:
@@ -370,7 +337,7 @@ class ProviderAdapter:
                         await response.aread()
                         raise error_from_response(response, self.error_message(response))
                     lines = response.aiter_lines()
-                    async for item in self._aconsume_stream(target, request, lines, started, attempt):
+                    async for item in self._consume_stream(target, request, lines, started, attempt):
                         emitted = True
                         yield item
                     return
@@ -381,8 +348,13 @@ class ProviderAdapter:
                     raise error from exc
                 await asyncio.sleep(delay)
 
-    def close(self) -> None:
-        self._client.close()
+    def complete(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
+        """`acomplete` for a caller outside an event loop (the judge in a worker, a management command).
+
+        asgiref's async_to_sync runs the core on an event loop and still runs a thread-sensitive lookup in
+        the caller's thread, with its database connection. The call has an HTTP client of its own, closed
+        when it ends, so it never touches (or closes) the pooled client of a loop that serves requests."""
+        return async_to_sync(self._acomplete_alone)(target, request)
 
     async def aclose(self) -> None:
         client = self._aclients.pop(asyncio.get_running_loop(), None)
@@ -392,14 +364,26 @@ class ProviderAdapter:
     @property
     def _aclient(self) -> httpx.AsyncClient:
         """One pooled async client per event loop: pooled connections belong to the loop that opened them."""
+        if (own := _call_client.get()) is not None:
+            return own
         loop = asyncio.get_running_loop()
         client = self._aclients.get(loop)
         if client is None:
-            client = httpx.AsyncClient(
-                timeout=self.timeouts.httpx(), transport=self._async_transport, limits=self._limits
-            )
-            self._aclients[loop] = client
+            client = self._aclients[loop] = self._new_aclient()
         return client
+
+    def _new_aclient(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            timeout=self.timeouts.httpx(), transport=self._transport, limits=self._limits
+        )
+
+    async def _acomplete_alone(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
+        async with self._new_aclient() as client:
+            token = _call_client.set(client)
+            try:
+                return await self.acomplete(target, request)
+            finally:
+                _call_client.reset(token)
 
     # -- internals ----------------------------------------------------------------------------------
 
@@ -413,12 +397,7 @@ class ProviderAdapter:
             "json": self.build_body(target, request, stream=stream),
         }
 
-    def _complete_once(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
-        started = time.perf_counter()
-        response = self._client.post(**self._request_kwargs(target, request, stream=False))
-        return self._result_from_response(target, request, response, started)
-
-    async def _acomplete_once(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
+    async def _complete_once(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
         started = time.perf_counter()
         response = await self._aclient.post(**self._request_kwargs(target, request, stream=False))
         return self._result_from_response(target, request, response, started)
@@ -468,19 +447,7 @@ class ProviderAdapter:
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             raise _unreadable("stream event", exc) from exc
 
-    def _consume_stream(self, target, request, lines, started: float, attempt: int):
-        state, first, event = self.new_stream_state(target), None, None
-        try:
-            for line in lines:
-                event, delta = self._fold_line(state, event, line)
-                if delta is not None:
-                    first = first or time.perf_counter()
-                    yield delta
-        except httpx.TransportError as exc:
-            raise self._stream_cut(exc) from exc
-        yield self._stream_result(target, request, state, started, first, attempt)
-
-    async def _aconsume_stream(self, target, request, lines, started: float, attempt: int):
+    async def _consume_stream(self, target, request, lines, started: float, attempt: int):
         state, first, event = self.new_stream_state(target), None, None
         try:
             async for line in lines:

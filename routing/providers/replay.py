@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from asgiref.sync import sync_to_async
@@ -46,29 +46,16 @@ class ReplayAdapter(ProviderAdapter):
         self.lookup = lookup
         self.stream_pieces = max(1, stream_pieces)
 
-    def complete(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
-        started = time.perf_counter()
-        record = self._find(target, request)
-        return self._result(target, request, record, started, first=None)
-
     async def acomplete(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
         started = time.perf_counter()
-        record = await self._afind(target, request)
+        record = await self._find(target, request)
         return self._result(target, request, record, started, first=None)
-
-    def stream(self, target: ModelTarget, request: ChatRequest) -> Iterator[StreamDelta | CompletionResult]:
-        started = time.perf_counter()
-        record = self._find(target, request)
-        first = time.perf_counter()
-        for piece in split_pieces(record.answer, self.stream_pieces):
-            yield StreamDelta(text=piece)
-        yield self._result(target, request, record, started, first=first)
 
     async def astream(
         self, target: ModelTarget, request: ChatRequest
     ) -> AsyncIterator[StreamDelta | CompletionResult]:
         started = time.perf_counter()
-        record = await self._afind(target, request)
+        record = await self._find(target, request)
         first = time.perf_counter()
         for piece in split_pieces(record.answer, self.stream_pieces):
             yield StreamDelta(text=piece)
@@ -76,11 +63,7 @@ class ReplayAdapter(ProviderAdapter):
 
     # -- internals ----------------------------------------------------------------------------------
 
-    def _find(self, target: ModelTarget, request: ChatRequest) -> RecordedAnswerLike:
-        dataset, prompt = _dataset_name(target), last_user_text(request)
-        return _found(self.lookup(dataset, target.model_id, prompt), dataset, target)
-
-    async def _afind(self, target: ModelTarget, request: ChatRequest) -> RecordedAnswerLike:
+    async def _find(self, target: ModelTarget, request: ChatRequest) -> RecordedAnswerLike:
         """The lookup is synchronous and usually queries the database, which Django forbids on the event
         loop. thread_sensitive=True runs it in the thread that owns the caller's database connection (the
         request's thread under Django's ASGI handler, the outer thread under async_to_sync): connections are

@@ -5,16 +5,15 @@ request (system, messages with text, image, tool_use and tool_result blocks, too
 tool_choice), the Message object, the named server-sent events, and {"type": "error", "error": {...}}.
 """
 
-import asyncio
 import json
 from decimal import Decimal
 
 import httpx
 import pytest
 
-from routing.providers import base
 from routing.providers.anthropic import AnthropicAdapter
 from routing.providers.base import ChatRequest, ModelTarget, Price, ProviderError, RetryPolicy, StreamDelta
+from tests.streams import stream_events
 
 PRICE = Price(Decimal("2.50"), Decimal("10"))
 CLAUDE = ModelTarget(
@@ -26,9 +25,7 @@ PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
 
 def adapter(handler, retry: RetryPolicy | None = None) -> AnthropicAdapter:
     transport = httpx.MockTransport(handler)
-    return AnthropicAdapter(
-        retry=retry or RetryPolicy(max_attempts=1), transport=transport, async_transport=transport
-    )
+    return AnthropicAdapter(retry=retry or RetryPolicy(max_attempts=1), transport=transport)
 
 
 def message(content=None, stop_reason="end_turn", usage=(1000, 500)) -> dict:
@@ -119,14 +116,7 @@ TEXT_EVENTS = (MESSAGE_START, *text_block(0, "Hel", "lo!"), PING, message_delta(
 
 
 def run_stream(claude: AnthropicAdapter, request=HELLO) -> list:
-    return list(claude.stream(CLAUDE, request))
-
-
-def run_astream(claude: AnthropicAdapter, request=HELLO) -> list:
-    async def run():
-        return [item async for item in claude.astream(CLAUDE, request)]
-
-    return asyncio.run(run())
+    return stream_events(claude, CLAUDE, request)
 
 
 # -- requests ---------------------------------------------------------------------------------------
@@ -346,9 +336,8 @@ def test_an_anthropic_error_names_its_type_and_message():
     assert raised.value.message == "HTTP 400: invalid_request_error: max_tokens: Field required"
 
 
-def test_an_overloaded_529_is_retried_then_succeeds(monkeypatch):
-    waits: list[float] = []
-    monkeypatch.setattr(base.time, "sleep", waits.append)
+def test_an_overloaded_529_is_retried_then_succeeds(sleeps):
+    waits = sleeps
     answers = iter(
         [
             anthropic_error(529, "overloaded_error", "Overloaded", {"retry-after": "3"}),
@@ -372,13 +361,6 @@ def test_a_stream_yields_text_deltas_then_a_priced_result():
         "claude-sonnet-4-5-20250929",
     )
     assert (result.input_tokens, result.output_tokens, result.cost) == (1000, 500, Decimal("0.0075"))
-
-
-def test_an_async_stream_yields_the_same_as_a_sync_one():
-    sync_items = run_stream(adapter(lambda request: events(*TEXT_EVENTS)))
-    async_items = run_astream(adapter(lambda request: events(*TEXT_EVENTS)))
-    assert async_items[:-1] == sync_items[:-1]
-    assert (async_items[-1].text, async_items[-1].output_tokens) == ("Hello!", 500)
 
 
 TOOL_EVENTS = (
@@ -405,7 +387,7 @@ def test_streamed_tool_input_is_assembled_into_openai_tool_calls():
 
 
 def test_streamed_tool_input_is_passed_on_as_openai_tool_call_deltas():
-    items = run_astream(adapter(lambda request: events(*TOOL_EVENTS)))
+    items = run_stream(adapter(lambda request: events(*TOOL_EVENTS)))
     fragments = [fragment for item in items[:-1] for fragment in item.tool_calls]
     assert [(f["index"], f.get("id")) for f in fragments] == [
         (0, "toolu_a"),
@@ -424,19 +406,12 @@ def test_a_stream_without_message_stop_is_a_stream_cut():
     assert (raised.value.kind, raised.value.retryable) == ("stream_cut", False)
 
 
-def test_an_async_stream_without_message_stop_is_a_stream_cut():
-    with pytest.raises(ProviderError) as raised:
-        run_astream(adapter(lambda request: events(MESSAGE_START, *text_block(0, "Hel"))))
-    assert raised.value.kind == "stream_cut"
-
-
 def overloaded_event() -> dict:
     return {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
 
 
-def test_an_overloaded_error_event_before_any_text_is_retried(monkeypatch):
-    waits: list[float] = []
-    monkeypatch.setattr(base.time, "sleep", waits.append)
+def test_an_overloaded_error_event_before_any_text_is_retried(sleeps):
+    waits = sleeps
     answers = iter([events(MESSAGE_START, PING, overloaded_event()), events(*TEXT_EVENTS)])
     items = run_stream(adapter(lambda request: next(answers), RetryPolicy(max_attempts=2, base_delay=0.01)))
     assert (items[-1].text, items[-1].attempts, len(waits)) == ("Hello!", 2, 1)
@@ -446,7 +421,7 @@ def test_an_overloaded_error_event_after_text_is_raised_as_retryable_without_a_r
     calls: list[httpx.Request] = []
     stream = events(MESSAGE_START, *text_block(0, "Hel"), overloaded_event())
     with pytest.raises(ProviderError) as raised:
-        run_astream(adapter(lambda request: calls.append(request) or stream, RetryPolicy(max_attempts=3)))
+        run_stream(adapter(lambda request: calls.append(request) or stream, RetryPolicy(max_attempts=3)))
     assert (raised.value.kind, raised.value.retryable, raised.value.message) == (
         "overloaded",
         True,

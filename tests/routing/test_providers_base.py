@@ -15,7 +15,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from routing.providers import ADAPTER_CLASSES, AnthropicAdapter, OpenAIAdapter, adapter_class, base
+from routing.providers import ADAPTER_CLASSES, AnthropicAdapter, OpenAIAdapter, adapter_class
 from routing.providers.base import (
     ChatRequest,
     ModelTarget,
@@ -30,6 +30,7 @@ from routing.providers.base import (
     error_from_response,
     parse_retry_after,
 )
+from tests.streams import stream_events
 
 TARGET = ModelTarget(
     "echo", "https://echo.test", "echo-1", Price(Decimal("2.50"), Decimal("10")), api_key="k"
@@ -108,7 +109,7 @@ class BrokenStream(httpx.SyncByteStream, httpx.AsyncByteStream):
 
 def echo(script: Script, retry: RetryPolicy = FAST) -> EchoAdapter:
     transport = httpx.MockTransport(script)
-    return EchoAdapter(retry=retry, transport=transport, async_transport=transport, rng=random.Random(1))
+    return EchoAdapter(retry=retry, transport=transport, rng=random.Random(1))
 
 
 def ok(text="hi", **usage) -> httpx.Response:
@@ -120,28 +121,8 @@ def stream_body(*pieces: str, end=True) -> bytes:
     return "".join(lines).encode()
 
 
-@pytest.fixture
-def sleeps(monkeypatch) -> list[float]:
-    """Waits of the retry loops, recorded instead of slept."""
-    recorded: list[float] = []
-
-    async def asleep(delay):
-        recorded.append(delay)
-
-    monkeypatch.setattr(base.time, "sleep", recorded.append)
-    monkeypatch.setattr(base.asyncio, "sleep", asleep)
-    return recorded
-
-
-def collect(adapter: ProviderAdapter) -> list:
-    return list(adapter.stream(TARGET, REQUEST))
-
-
-def acollect(adapter: ProviderAdapter) -> list:
-    async def run():
-        return [item async for item in adapter.astream(TARGET, REQUEST)]
-
-    return asyncio.run(run())
+def collect(adapter: ProviderAdapter, received: list | None = None) -> list:
+    return stream_events(adapter, TARGET, REQUEST, received)
 
 
 # -- prices -----------------------------------------------------------------------------------------
@@ -363,8 +344,7 @@ def test_a_retryable_error_after_output_was_streamed_is_raised_not_retried(sleep
     script = Script(httpx.Response(200, content=b'data: {"t": "par"}\n\ndata: boom\n\n'), ok())
     received = []
     with pytest.raises(ProviderError) as raised:
-        for item in echo(script).stream(TARGET, REQUEST):
-            received.append(item)
+        collect(echo(script), received)
     assert received == [StreamDelta(text="par")]
     assert (raised.value.kind, len(script.requests), sleeps) == ("overloaded", 1, [])
 
@@ -376,18 +356,11 @@ def test_a_connection_dropped_mid_stream_is_a_stream_cut_not_retried(sleeps):
     assert (raised.value.kind, raised.value.retryable, len(script.requests)) == ("stream_cut", False, 1)
 
 
-def test_an_async_connection_dropped_mid_stream_is_a_stream_cut(sleeps):
-    script = Script(httpx.Response(200, stream=BrokenStream(b'data: {"t": "a"}\n\n')))
-    with pytest.raises(ProviderError) as raised:
-        acollect(echo(script))
-    assert (raised.value.kind, len(script.requests)) == ("stream_cut", 1)
-
-
 def test_an_async_stream_is_retried_before_output_and_yields_the_same_as_sync(sleeps):
     script = Script(
         httpx.Response(429, headers={"Retry-After": "1"}), httpx.Response(200, content=stream_body("a", "b"))
     )
-    items = acollect(echo(script))
+    items = collect(echo(script))
     assert ([item.text for item in items], items[-1].attempts, sleeps) == (["a", "b", "ab"], 2, [1.0])
 
 

@@ -4,16 +4,15 @@ Shapes follow https://platform.openai.com/docs/api-reference/chat (create, the c
 the chunk object, `stream_options.include_usage`).
 """
 
-import asyncio
 import json
 from decimal import Decimal
 
 import httpx
 import pytest
 
-from routing.providers import base
 from routing.providers.base import ChatRequest, ModelTarget, Price, ProviderError, RetryPolicy, StreamDelta
 from routing.providers.openai import OpenAIAdapter
+from tests.streams import stream_events
 
 PRICE = Price(Decimal("2.50"), Decimal("10"))
 OPENAI = ModelTarget("openai", "https://api.openai.com/v1/", "gpt-4o", PRICE, api_key="sk-test")
@@ -31,9 +30,7 @@ WEATHER_TOOL = {
 
 def adapter(handler, retry: RetryPolicy | None = None) -> OpenAIAdapter:
     transport = httpx.MockTransport(handler)
-    return OpenAIAdapter(
-        retry=retry or RetryPolicy(max_attempts=1), transport=transport, async_transport=transport
-    )
+    return OpenAIAdapter(retry=retry or RetryPolicy(max_attempts=1), transport=transport)
 
 
 def recording(response: httpx.Response) -> tuple[list[httpx.Request], object]:
@@ -92,14 +89,7 @@ TEXT_STREAM = (
 
 
 def run_stream(openai: OpenAIAdapter, target=OPENAI, request=HELLO) -> list:
-    return list(openai.stream(target, request))
-
-
-def run_astream(openai: OpenAIAdapter, target=OPENAI, request=HELLO) -> list:
-    async def run():
-        return [item async for item in openai.astream(target, request)]
-
-    return asyncio.run(run())
+    return stream_events(openai, target, request)
 
 
 # -- requests ---------------------------------------------------------------------------------------
@@ -270,9 +260,8 @@ def test_an_ollama_style_string_error_is_quoted():
     assert (raised.value.kind, raised.value.message) == ("not_found", "HTTP 404: model 'llama9' not found")
 
 
-def test_a_429_is_retried_and_then_succeeds(monkeypatch):
-    waits: list[float] = []
-    monkeypatch.setattr(base.time, "sleep", waits.append)
+def test_a_429_is_retried_and_then_succeeds(sleeps):
+    waits = sleeps
     answers = iter(
         [
             openai_error(429, "slow down", "requests", headers={"Retry-After": "1"}),
@@ -292,13 +281,6 @@ def test_a_stream_yields_text_deltas_then_a_priced_result():
     result = items[-1]
     assert (result.text, result.finish_reason, result.model) == ("Hello!", "stop", "gpt-4o-2024-08-06")
     assert (result.input_tokens, result.output_tokens, result.cost) == (1000, 500, Decimal("0.0075"))
-
-
-def test_an_async_stream_yields_the_same_as_a_sync_one():
-    sync_items = run_stream(adapter(lambda request: sse(*TEXT_STREAM)))
-    async_items = run_astream(adapter(lambda request: sse(*TEXT_STREAM)))
-    assert async_items[:-1] == sync_items[:-1]
-    assert (async_items[-1].text, async_items[-1].cost) == (sync_items[-1].text, sync_items[-1].cost)
 
 
 def tool_delta(index: int, arguments: str, call_id: str | None = None, name: str | None = None) -> dict:
@@ -338,7 +320,7 @@ def test_streamed_tool_call_fragments_are_accumulated_by_index():
 
 
 def test_streamed_tool_call_fragments_are_passed_on_as_deltas():
-    items = run_astream(adapter(lambda request: sse(*tool_call_stream())))
+    items = run_stream(adapter(lambda request: sse(*tool_call_stream())))
     fragments = [fragment for item in items[:-1] for fragment in item.tool_calls]
     assert [f["index"] for f in fragments] == [0, 0, 1, 1, 0]
     assert "".join(f["function"]["arguments"] for f in fragments if f["index"] == 0) == '{"city":"Paris"}'
@@ -349,13 +331,6 @@ def test_a_stream_cut_before_done_and_finish_reason_is_a_stream_cut():
     with pytest.raises(ProviderError) as raised:
         run_stream(adapter(lambda request: cut))
     assert (raised.value.kind, raised.value.retryable) == ("stream_cut", False)
-
-
-def test_an_async_stream_cut_short_is_a_stream_cut():
-    cut = sse(chunk({"content": "Hel"}), done=False)
-    with pytest.raises(ProviderError) as raised:
-        run_astream(adapter(lambda request: cut))
-    assert raised.value.kind == "stream_cut"
 
 
 def test_a_stream_with_a_finish_reason_but_no_done_still_completes():

@@ -21,6 +21,7 @@ from routing.providers.base import (
 )
 from routing.providers.replay import ReplayAdapter, split_pieces
 from tests.datasets import datasets_dir, require_dataset
+from tests.streams import stream_events
 
 STRONG = "gpt-4-1106-preview"
 DUCKS = (
@@ -43,9 +44,7 @@ def gsm8k(db, gsm8k_path):
 
 @pytest.fixture
 def adapter():
-    replay = ReplayAdapter(lookup=recorded_answer_lookup)
-    yield replay
-    replay.close()
+    return ReplayAdapter(lookup=recorded_answer_lookup)
 
 
 def target(model: str = STRONG, dataset: str = "gsm8k") -> ModelTarget:
@@ -86,7 +85,7 @@ def test_replay_finds_the_prompt_in_the_last_user_message_given_as_text_parts(gs
 
 
 def test_replay_streams_the_recorded_answer_in_pieces_then_the_result(gsm8k, adapter):
-    events = list(adapter.stream(target(), ask(DUCKS)))
+    events = stream_events(adapter, target(), ask(DUCKS))
 
     deltas, result = events[:-1], events[-1]
     assert 2 <= len(deltas) <= 4 and all(isinstance(delta, StreamDelta) for delta in deltas)
@@ -97,7 +96,7 @@ def test_replay_streams_the_recorded_answer_in_pieces_then_the_result(gsm8k, ada
     assert result.quality == 1.0 and result.ttft_ms <= result.latency_ms
 
 
-def test_replay_answers_from_async_code_through_the_database(gsm8k, adapter):
+def test_replay_answers_from_async_code_through_the_database_in_one_loop(gsm8k, adapter):
     async def complete_and_stream():
         result = await adapter.acomplete(target(), ask(DUCKS))
         events = [event async for event in adapter.astream(target(), ask(DUCKS))]
@@ -119,7 +118,7 @@ def test_an_unknown_prompt_is_a_not_found_error_naming_the_dataset_and_model(gsm
 
 def test_a_model_absent_from_the_dataset_is_not_found_even_for_a_known_prompt(gsm8k, adapter):
     with pytest.raises(ProviderError, match="'claude-3-haiku'") as raised:
-        list(adapter.stream(target(model="claude-3-haiku"), ask(DUCKS)))
+        stream_events(adapter, target(model="claude-3-haiku"), ask(DUCKS))
 
     assert raised.value.kind == "not_found"
 
@@ -136,7 +135,7 @@ def test_a_judge_score_is_normalised_by_the_datasets_quality_scale():
 def test_a_recorded_quality_without_answer_text_replays_empty_text_and_the_quality():
     replay = ReplayAdapter(lookup=fixed_lookup(RecordedAnswerData("", 0.0, 1.0, 1)))
 
-    events = list(replay.stream(target(), ask("Which bone?")))
+    events = stream_events(replay, target(), ask("Which bone?"))
 
     assert len(events) == 1 and (events[0].text, events[0].quality, events[0].output_tokens) == ("", 0.0, 0)
 

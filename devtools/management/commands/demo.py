@@ -13,6 +13,7 @@ import signal
 import socket
 import sys
 
+from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -164,7 +165,10 @@ class Command(BaseCommand):
     def _print_stream(self, model) -> None:
         self._say(f"Streaming from {model.model_id} through the Anthropic adapter")
         request = ChatRequest(messages=({"role": "user", "content": PROMPTS[1]},), max_tokens=200)
-        for event in adapter_for("anthropic").stream(model.target(), request):
+        async_to_sync(self._write_stream)(adapter_for("anthropic"), model.target(), request)
+
+    async def _write_stream(self, adapter, target, request) -> None:
+        async for event in adapter.astream(target, request):
             if isinstance(event, StreamDelta):
                 self.stdout.write(event.text, ending="")
             else:
@@ -173,6 +177,7 @@ class Command(BaseCommand):
                     f"cost ${event.cost:.6f}, first token after {event.ttft_ms:.0f} ms, "
                     f"finished ({event.finish_reason}) after {event.latency_ms:.0f} ms"
                 )
+        await adapter.aclose()
 
     def _admin_login(self) -> tuple[str, str]:
         password = secrets.token_urlsafe(12)

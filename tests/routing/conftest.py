@@ -1,0 +1,15 @@
+import pytest
+
+from routing.providers import base
+
+
+@pytest.fixture
+def sleeps(monkeypatch) -> list[float]:
+    """Waits of the adapters' retry loops, recorded instead of slept."""
+    recorded: list[float] = []
+
+    async def asleep(delay):
+        recorded.append(delay)
+
+    monkeypatch.setattr(base.asyncio, "sleep", asleep)
+    return recorded
