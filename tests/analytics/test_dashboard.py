@@ -8,24 +8,15 @@ import numpy as np
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import include, path
 
 from analytics import dashboard
 from analytics.models import DailyResult, Score
 from analytics.reports import experiment_report
 from analytics.rollups import rollups_refresh
-from config.urls import urlpatterns as project_urls
 from routing.models import Call, Route
 from tests.analytics.conftest import make_calls
 
-# The project's URLs with the dashboard under /dashboard/ (config/urls.py may already include it).
-URLCONF = __name__
-urlpatterns = (
-    project_urls
-    if any(getattr(p, "namespace", None) == "dashboard" for p in project_urls)
-    else [*project_urls, path("dashboard/", include("analytics.web_urls"))]
-)
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(URLCONF)]
+pytestmark = pytest.mark.django_db
 COSTS = {"control": 0.02, "treatment": 0.006}
 QUALITY = {"control": 0.85, "treatment": 0.8}
 NOW = datetime.now(UTC)

@@ -6,18 +6,15 @@ import json
 import uuid
 
 import pytest
-from django.urls import include, path
 
 from analytics.models import Score
 from analytics.services import feedback_record
-from config.urls import urlpatterns as project_urlpatterns
 from routing import services
 from routing.gateway.recorder import calls_flush
 from tests.factories import CallFactory
 
 # Served from this module until config/urls.py includes analytics.urls (then the first match wins).
-urlpatterns = [*project_urlpatterns, path("api/v1/", include("analytics.urls"))]
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = pytest.mark.django_db
 
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
 

@@ -6,9 +6,9 @@ import pytest
 
 from routing.models import Route
 from tests.analytics import conftest as analytics_fixtures
-from tests.analytics.test_dashboard import URLCONF, seed_days
+from tests.analytics.test_dashboard import seed_days
 
-pytestmark = [pytest.mark.integration, pytest.mark.urls(URLCONF)]
+pytestmark = pytest.mark.integration
 running_experiment = analytics_fixtures.running_experiment  # the analytics fixture, reused here
 
 ROUTE_CHARTS = {

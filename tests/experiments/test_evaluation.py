@@ -13,9 +13,7 @@ from types import SimpleNamespace
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
-from django.urls import include, path
 
-from config.urls import urlpatterns as project_urlpatterns
 from experiments.evaluation.live import exact_match
 from experiments.evaluation.metrics import CurvePoint, apgr
 from experiments.evaluation.runner import evaluation_run
@@ -27,19 +25,6 @@ from routing.models import AuditEntry, Call, Provider
 from routing.policies import estimate_tokens
 from tests.datasets import datasets_dir, require_dataset
 from tests.factories import ExperimentFactory
-
-
-def _missing(prefix: str, module: str) -> list:
-    included = any(getattr(pattern, "urlconf_name", None) == module for pattern in project_urlpatterns)
-    return [] if included else [path(prefix, include(module))]
-
-
-# The project's URLs plus the evaluation pages and API, until config/urls.py includes them itself.
-urlpatterns = [
-    *project_urlpatterns,
-    *_missing("evaluations/", "experiments.evaluation_urls"),
-    *_missing("api/v1/", "experiments.evaluation_api_urls"),
-]
 
 WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 STRONG = "gpt-4-1106-preview"
@@ -344,7 +329,6 @@ def test_the_command_names_an_unknown_dataset_and_a_malformed_policy_reference(s
 # -- the web UI ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.urls(__name__)
 def test_the_web_ui_starts_an_evaluation_then_shows_its_curves_summary_and_csv(client, staff_user, small):
     client.force_login(staff_user)
     assert b'id="evaluation-form"' in client.get("/evaluations/").content
@@ -371,7 +355,6 @@ def test_the_web_ui_starts_an_evaluation_then_shows_its_curves_summary_and_csv(c
     assert b"Plotly" in client.get("/evaluations/plotly.js").content
 
 
-@pytest.mark.urls(__name__)
 def test_a_bad_form_is_shown_again_with_the_fields_errors(client, staff_user, small):
     client.force_login(staff_user)
 
@@ -382,7 +365,6 @@ def test_a_bad_form_is_shown_again_with_the_fields_errors(client, staff_user, sm
     assert not Evaluation.objects.exists()
 
 
-@pytest.mark.urls(__name__)
 def test_a_finished_evaluation_is_attached_to_an_experiment_as_evidence(client, staff_user, small):
     client.force_login(staff_user)
     experiment = ExperimentFactory(
@@ -398,7 +380,6 @@ def test_a_finished_evaluation_is_attached_to_an_experiment_as_evidence(client, 
     assert (entry.target_id, entry.changes["evaluation"]) == (str(experiment.id), evaluation.id)
 
 
-@pytest.mark.urls(__name__)
 def test_the_pages_are_for_staff_only(client, django_user_model, small):
     client.force_login(django_user_model.objects.create_user("visitor", password="pw-for-tests-only"))
 
@@ -409,7 +390,6 @@ def test_the_pages_are_for_staff_only(client, django_user_model, small):
 # -- the REST API and a real worker --------------------------------------------------------------------------
 
 
-@pytest.mark.urls(__name__)
 def test_the_api_refuses_an_unknown_dataset_and_an_empty_policy_list_naming_each_field(staff_api, small):
     response = staff_api.post(
         "/api/v1/evaluations", {"dataset": "nope", "policy_version_ids": []}, format="json"
@@ -419,7 +399,6 @@ def test_the_api_refuses_an_unknown_dataset_and_an_empty_policy_list_naming_each
     assert set(response.json()["error"]["fields"]) == {"dataset", "policy_version_ids"}
 
 
-@pytest.mark.urls(__name__)
 def test_the_openapi_schema_describes_the_evaluations_api(client):
     from openapi_spec_validator import validate
 
@@ -432,7 +411,6 @@ def test_the_openapi_schema_describes_the_evaluations_api(client):
 
 
 @pytest.mark.integration
-@pytest.mark.urls(__name__)
 @pytest.mark.django_db(transaction=True)
 def test_an_evaluation_posted_to_the_api_is_run_by_a_real_worker_and_its_results_read_back(
     tmp_path, staff_api, celery_worker_thread

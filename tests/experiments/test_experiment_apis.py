@@ -1,18 +1,13 @@
 """The experiments REST API under /api/v1/: create, lifecycle, coverage, weights, promotion, exposures."""
 
 import pytest
-from django.urls import include, path
 from rest_framework.test import APIClient
 
-from config.urls import urlpatterns as site_urlpatterns
 from experiments.models import Experiment, Promotion
 from routing.models import Route
 from tests.factories import CallFactory, PolicyVersionFactory, RouteFactory
 
-# The site's URLs with the experiments API included under /api/v1/, as config/urls.py includes it.
-urlpatterns = [path("api/v1/", include("experiments.urls")), *site_urlpatterns]
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
