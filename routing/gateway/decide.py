@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from routing.gateway.assign import Exposure, choose_policy, user_hash
 from routing.gateway.authenticate import resolve_route
@@ -21,17 +20,9 @@ from routing.gateway.wire import chat_request_from
 from routing.policies import NoEligibleModel
 from routing.policies.embeddings import embed
 from routing.policies.types import Decision, RouteRequest, RoutingContext
-from routing.providers.base import ChatRequest, CompletionResult, estimate_tokens, message_chars
+from routing.providers.base import ChatRequest, CompletionResult, content_text, estimate_tokens, message_chars
 
 CLASSIFIER_TIMEOUT_SECONDS = 2.0
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return ""
 
 
 def _has_images(messages: tuple[dict, ...]) -> bool:
@@ -44,7 +35,8 @@ def _has_images(messages: tuple[dict, ...]) -> bool:
 
 
 def route_request_from_chat(chat: ChatRequest, metadata: dict[str, str]) -> RouteRequest:
-    text = "\n".join(_text_of(m.get("content")) for m in chat.messages if m.get("role") in {"system", "user"})
+    prompts = (m.get("content") for m in chat.messages if m.get("role") in {"system", "user"})
+    text = "\n".join(content_text(content, "\n") for content in prompts)
     return RouteRequest(
         text=text,
         input_tokens=estimate_tokens(message_chars(chat.messages)),

@@ -21,6 +21,7 @@ from routing.providers.base import (
     ProviderAdapter,
     ProviderError,
     StreamDelta,
+    content_text,
     json_object,
 )
 
@@ -152,7 +153,7 @@ def convert_messages(messages: tuple[dict[str, Any], ...]) -> tuple[str, list[di
     for message in messages:
         role = message.get("role")
         if role in ("system", "developer"):
-            system.append(_plain_text(message.get("content")))
+            system.append(content_text(message.get("content")))
         elif role == "tool":
             _append_tool_result(converted, message)
         elif role == "assistant":
@@ -171,12 +172,6 @@ def _optional_fields(system: str, request: ChatRequest) -> dict[str, Any]:
         "tool_choice": _tool_choice(request.tool_choice),
         "metadata": {"user_id": request.user} if request.user else None,
     }
-
-
-def _plain_text(content: Any) -> str:
-    if isinstance(content, list):
-        return "".join(part.get("text") or "" for part in content if part.get("type") == "text")
-    return content or ""
 
 
 def _content(content: Any) -> str | list[dict[str, Any]]:
@@ -210,7 +205,7 @@ def _assistant_content(message: dict[str, Any]) -> str | list[dict[str, Any]]:
     tool_calls = message.get("tool_calls") or ()
     if not tool_calls:
         return _content(message.get("content"))
-    text = _plain_text(message.get("content"))
+    text = content_text(message.get("content"))
     blocks = [{"type": "text", "text": text}] if text else []
     return blocks + [_tool_use(call) for call in tool_calls]
 

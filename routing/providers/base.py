@@ -230,7 +230,7 @@ def estimate_tokens(chars: int) -> int:
 def message_chars(messages: tuple[dict[str, Any], ...]) -> int:
     """Characters of the text in OpenAI-style messages: string content, text parts, tool call arguments."""
     return sum(
-        _content_chars(m.get("content")) + tool_call_chars(m.get("tool_calls") or ()) for m in messages
+        len(content_text(m.get("content"))) + tool_call_chars(m.get("tool_calls") or ()) for m in messages
     )
 
 
@@ -238,12 +238,13 @@ def tool_call_chars(tool_calls: Any) -> int:
     return sum(len(str((call.get("function") or {}).get("arguments") or "")) for call in tool_calls)
 
 
-def _content_chars(content: Any) -> int:
+def content_text(content: Any, joiner: str = "") -> str:
+    """The text of one OpenAI-style message content: the string itself, or its text parts joined."""
     if isinstance(content, str):
-        return len(content)
+        return content
     if isinstance(content, list):
-        return sum(len(part.get("text") or "") for part in content if isinstance(part, dict))
-    return 0
+        return joiner.join(part.get("text") or "" for part in content if isinstance(part, dict))
+    return ""
 
 
 def json_object(response: httpx.Response) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from routing.providers.base import (
     ProviderAdapter,
     ProviderError,
     StreamDelta,
+    content_text,
     estimate_tokens,
     message_chars,
 )
@@ -94,10 +95,7 @@ def last_user_text(request: ChatRequest) -> str:
     """The text of the last user message: string content, or its text parts joined."""
     for message in reversed(request.messages):
         if message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, list):
-                return "".join(part.get("text") or "" for part in content if isinstance(part, dict))
-            return content if isinstance(content, str) else ""
+            return content_text(message.get("content"))
     raise ProviderError("a replayed request needs a user message", kind="bad_request", retryable=False)
 
 

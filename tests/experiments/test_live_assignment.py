@@ -5,6 +5,7 @@ import json
 import pytest
 
 from experiments import services as experiments
+from experiments.models import Experiment
 from routing import services as routing
 from routing.gateway.recorder import calls_flush
 from routing.gateway.snapshot import snapshot_cache
@@ -30,6 +31,9 @@ def running(live_route, staff_user, django_capture_on_commit_callbacks):
             ],
             user=staff_user,
         )
+        # A fixed hashing seed: the split of 200 users is then the same in every run, not a fresh draw.
+        Experiment.objects.filter(pk=experiment.pk).update(seed="live-assignment")
+        experiment.refresh_from_db()
         experiments.experiment_start(experiment=experiment, user=staff_user)
     snapshot_cache.clear()
     return experiment
@@ -97,6 +101,9 @@ def test_targeting_keeps_other_traffic_on_the_live_policy(
             targeting={"feature": ["faq"]},
             user=staff_user,
         )
+        # A fixed hashing seed: the split of 200 users is then the same in every run, not a fresh draw.
+        Experiment.objects.filter(pk=experiment.pk).update(seed="live-assignment")
+        experiment.refresh_from_db()
         experiments.experiment_start(experiment=experiment, user=staff_user)
     snapshot_cache.clear()
     assert _route(client, live_route, "user-1", metadata={"feature": "faq"})["experiment"] == "faq-only"
