@@ -1,7 +1,8 @@
 """Roll-ups: fold new calls and scores into per-user totals, once each, so reports never scan calls.
 
 Each refresh claims a batch of calls (or scores) not yet rolled up with a conditional update
-(`SET rolled_up = true ... FOR UPDATE SKIP LOCKED ... RETURNING`) and adds them to the per-user totals
+(`SET rolled_up = true ... FOR UPDATE SKIP LOCKED ... RETURNING`; for calls, routing's
+`calls_claim_sql`, since routing owns its call table) and adds them to the per-user totals
 in the same statement, so concurrent or repeated refreshes count every row exactly once, and the work
 done is proportional to what is new, whatever the size of the call table.
 """
@@ -10,19 +11,14 @@ from __future__ import annotations
 
 from django.db import connection, transaction
 
+from routing.services import calls_claim_sql
+
 BATCH = 50_000
 BUCKET_GROWTH = 1.05  # latency histogram buckets: [1.05^k, 1.05^(k+1)) milliseconds
 MAX_BUCKET = 400
 
 CLAIM_CALLS = f"""
-WITH claimed AS (
-    UPDATE routing_call SET rolled_up = true
-    WHERE id IN (
-        SELECT id FROM routing_call
-        WHERE NOT rolled_up AND experiment_id IS NOT NULL
-        ORDER BY recorded_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED
-    )
-    RETURNING experiment_id, phase, variant, user_hash, cost, latency_ms, status, fallbacks_used, started_at
+WITH claimed AS ({calls_claim_sql()}
 ),
 metrics AS (SELECT * FROM claimed WHERE status IN ('ok', 'error') AND user_hash <> ''),
 users AS (

@@ -18,7 +18,7 @@ from routing.gateway.decide import Routed
 from routing.gateway.keys import KEY_PREFIX, hash_api_key
 from routing.gateway.pgtext import storable
 from routing.gateway.snapshot import routing_cache_invalidate
-from routing.models import ApiKey, Job, Model, PolicyVersion, Provider, Route, RoutingPolicy
+from routing.models import ApiKey, Call, Job, Model, PolicyVersion, Provider, Route, RoutingPolicy
 from routing.policies import Policy, SpecError, compile_policy
 from routing.providers.base import ChatRequest, CompletionResult
 from routing.tasks import job_execute_task
@@ -247,3 +247,34 @@ def job_create(*, routed: Routed, data: dict, webhook_url: str = "") -> Job:
     )
     transaction.on_commit(lambda: job_execute_task.delay(str(job.id)))
     return job
+
+
+CALLS_CLAIM_COLUMNS = (
+    "experiment_id",
+    "phase",
+    "variant",
+    "user_hash",
+    "cost",
+    "latency_ms",
+    "status",
+    "fallbacks_used",
+    "started_at",
+)
+
+
+def calls_claim_sql() -> str:
+    """A data-modifying CTE body that marks up to `%(batch)s` experiment calls as rolled up, oldest first,
+    skipping rows another refresh holds, and returns their `CALLS_CLAIM_COLUMNS`.
+
+    Routing owns the writes to its call table: a roll-up composes this into its own statement
+    (`WITH claimed AS (<this>) ...`) so that the claim and the fold commit together, exactly once per call.
+    """
+    table = Call._meta.db_table
+    return f"""
+    UPDATE {table} SET rolled_up = true
+    WHERE id IN (
+        SELECT id FROM {table}
+        WHERE NOT rolled_up AND experiment_id IS NOT NULL
+        ORDER BY recorded_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED
+    )
+    RETURNING {", ".join(CALLS_CLAIM_COLUMNS)}"""
