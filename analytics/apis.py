@@ -7,16 +7,14 @@ records reach PostgreSQL a few seconds after the answer: feedback on a call stil
 
 from __future__ import annotations
 
-import json
-
 from asgiref.sync import sync_to_async
-from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
 from analytics import selectors, services
 from analytics.models import Score
+from routing.gateway.body import json_body
 from routing.gateway.endpoint import key_endpoint
 from routing.gateway.errors import GatewayError
 from routing.gateway.recorder import recent_call_route
@@ -93,12 +91,7 @@ def _pending_body(call_id) -> dict:
 
 
 def _feedback_from(request) -> dict:
-    try:
-        data = json.loads(request.body or b"null")
-    except RequestDataTooBig:
-        raise GatewayError(413, "The request body is too large.") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise GatewayError(400, f"The body is not valid JSON: {exc}.") from None
+    data = json_body(request)
     if not isinstance(data, dict):
         raise GatewayError(400, 'The body must be a JSON object such as {"thumbs": "up"}.')
     serializer = FeedbackInputSerializer(data=data)

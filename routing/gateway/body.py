@@ -1,4 +1,5 @@
-"""Step 0: the body of a chat request, parsed and validated, or a `GatewayError` naming what is wrong."""
+"""Step 0: the JSON body of a request, and a chat request parsed and validated, or a `GatewayError`
+naming what is wrong."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ def _is_unicode(data) -> bool:
     return True
 
 
-def parse_chat_body(request) -> dict:
-    """The validated body of a chat request, or a GatewayError naming what is wrong with it."""
+def json_body(request):
+    """The request body as parsed JSON, or a GatewayError: 413 when too large, 400 when it is not JSON or
+    escapes a lone surrogate (which PostgreSQL and upstream providers would refuse)."""
     try:
         body = request.body
     except RequestDataTooBig:
@@ -37,6 +39,12 @@ def parse_chat_body(request) -> dict:
         raise GatewayError(
             400, "The body escapes a lone UTF-16 surrogate (\\ud800-\\udfff), which is not valid Unicode."
         )
+    return data
+
+
+def parse_chat_body(request) -> dict:
+    """The validated body of a chat request, or a GatewayError naming what is wrong with it."""
+    data = json_body(request)
     try:
         return validate_chat_body(data)
     except BodyError as exc:
