@@ -1,0 +1,1 @@
+"""The request path: authenticate, assign, decide, execute, record (see the README's architecture)."""
