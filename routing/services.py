@@ -249,22 +249,9 @@ def job_create(*, routed: Routed, data: dict, webhook_url: str = "") -> Job:
     return job
 
 
-CALLS_CLAIM_COLUMNS = (
-    "experiment_id",
-    "phase",
-    "variant",
-    "user_hash",
-    "cost",
-    "latency_ms",
-    "status",
-    "fallbacks_used",
-    "started_at",
-)
-
-
 def calls_claim_sql() -> str:
     """A data-modifying CTE body that marks up to `%(batch)s` experiment calls as rolled up, oldest first,
-    skipping rows another refresh holds, and returns their `CALLS_CLAIM_COLUMNS`.
+    skipping rows another refresh holds, and returns what a roll-up folds of each.
 
     Routing owns the writes to its call table: a roll-up composes this into its own statement
     (`WITH claimed AS (<this>) ...`) so that the claim and the fold commit together, exactly once per call.
@@ -277,4 +264,5 @@ def calls_claim_sql() -> str:
         WHERE NOT rolled_up AND experiment_id IS NOT NULL
         ORDER BY recorded_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED
     )
-    RETURNING {", ".join(CALLS_CLAIM_COLUMNS)}"""
+    RETURNING experiment_id, phase, variant, user_hash, cost, latency_ms, status, fallbacks_used,
+        started_at"""

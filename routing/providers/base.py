@@ -27,8 +27,11 @@ from asgiref.sync import async_to_sync
 MILLION = Decimal(1_000_000)
 COST_QUANTUM = Decimal("0.00000001")
 RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
-# The HTTP client of one sync-wrapped call (`ProviderAdapter.complete`), in place of the loop's pooled one.
-_call_client: ContextVar[httpx.AsyncClient | None] = ContextVar("routelab_call_client", default=None)
+# The adapter and HTTP client of one sync-wrapped call (`ProviderAdapter.complete`): that adapter uses the
+# client in place of its loop's pooled one; any other adapter called meanwhile keeps its own.
+_call_client: ContextVar[tuple[ProviderAdapter, httpx.AsyncClient] | None] = ContextVar(
+    "routelab_call_client", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,12 @@ def error_from_exception(exc: Exception) -> ProviderError:
     raise exc
 
 
+async def retry_wait(seconds: float) -> None:
+    """The wait before a retry. Tests replace this function, never asyncio.sleep itself: another thread's
+    event loop sleeping meanwhile must still sleep."""
+    await asyncio.sleep(seconds)
+
+
 def estimate_tokens(chars: int) -> int:
     """The usual rule of thumb for English text: a token is about four characters."""
     return math.ceil(chars / 4)
@@ -322,7 +331,7 @@ class ProviderAdapter:
                 delay = self.retry.delay(attempt, error, self._rng)
                 if delay is None:
                     raise error from exc
-                await asyncio.sleep(delay)
+                await retry_wait(delay)
 
     async def astream(
         self, target: ModelTarget, request: ChatRequest
@@ -347,7 +356,7 @@ class ProviderAdapter:
                 delay = self._stream_retry_delay(attempt, error, emitted)
                 if delay is None:
                     raise error from exc
-                await asyncio.sleep(delay)
+                await retry_wait(delay)
 
     def complete(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
         """`acomplete` for a caller outside an event loop (the judge in a worker, a management command).
@@ -365,8 +374,8 @@ class ProviderAdapter:
     @property
     def _aclient(self) -> httpx.AsyncClient:
         """One pooled async client per event loop: pooled connections belong to the loop that opened them."""
-        if (own := _call_client.get()) is not None:
-            return own
+        if (own := _call_client.get()) is not None and own[0] is self:
+            return own[1]
         loop = asyncio.get_running_loop()
         client = self._aclients.get(loop)
         if client is None:
@@ -380,7 +389,7 @@ class ProviderAdapter:
 
     async def _acomplete_alone(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
         async with self._new_aclient() as client:
-            token = _call_client.set(client)
+            token = _call_client.set((self, client))
             try:
                 return await self.acomplete(target, request)
             finally:

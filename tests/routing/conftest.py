@@ -8,8 +8,8 @@ def sleeps(monkeypatch) -> list[float]:
     """Waits of the adapters' retry loops, recorded instead of slept."""
     recorded: list[float] = []
 
-    async def asleep(delay):
+    async def wait(delay):
         recorded.append(delay)
 
-    monkeypatch.setattr(base.asyncio, "sleep", asleep)
+    monkeypatch.setattr(base, "retry_wait", wait)
     return recorded

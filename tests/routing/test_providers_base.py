@@ -307,6 +307,21 @@ def test_the_async_call_retries_a_429_after_its_retry_after(sleeps):
     assert (result.text, result.attempts, sleeps) == ("async", 2, [0.25])
 
 
+def test_a_sync_call_uses_a_client_of_its_own_only_for_its_own_adapter():
+    inner_script = Script(ok("inner"))
+    inner = echo(inner_script)
+    inner_texts: list[str] = []
+
+    async def outer_answer(request: httpx.Request) -> httpx.Response:
+        # Another adapter called while the outer sync call runs goes through its own transport.
+        inner_texts.append((await inner.acomplete(TARGET, REQUEST)).text)
+        return ok("outer")
+
+    outer = EchoAdapter(retry=FAST, transport=httpx.MockTransport(outer_answer))
+    assert outer.complete(TARGET, REQUEST).text == "outer"
+    assert (inner_texts, len(inner_script.requests)) == (["inner"], 1)
+
+
 def test_request_extra_headers_are_sent_over_the_adapter_headers():
     script = Script(ok())
     request = ChatRequest(messages=REQUEST.messages, extra_headers={"x-client": "app", "x-trace": "t1"})

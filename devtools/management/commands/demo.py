@@ -168,16 +168,18 @@ class Command(BaseCommand):
         async_to_sync(self._write_stream)(adapter_for("anthropic"), model.target(), request)
 
     async def _write_stream(self, adapter, target, request) -> None:
-        async for event in adapter.astream(target, request):
-            if isinstance(event, StreamDelta):
-                self.stdout.write(event.text, ending="")
-            else:
-                self.stdout.write(
-                    f"\n  -> {event.input_tokens} input + {event.output_tokens} output tokens, "
-                    f"cost ${event.cost:.6f}, first token after {event.ttft_ms:.0f} ms, "
-                    f"finished ({event.finish_reason}) after {event.latency_ms:.0f} ms"
-                )
-        await adapter.aclose()
+        try:
+            async for event in adapter.astream(target, request):
+                if isinstance(event, StreamDelta):
+                    self.stdout.write(event.text, ending="")
+                else:
+                    self.stdout.write(
+                        f"\n  -> {event.input_tokens} input + {event.output_tokens} output tokens, "
+                        f"cost ${event.cost:.6f}, first token after {event.ttft_ms:.0f} ms, "
+                        f"finished ({event.finish_reason}) after {event.latency_ms:.0f} ms"
+                    )
+        finally:
+            await adapter.aclose()  # the pooled client of this call's event loop, which ends with it
 
     def _admin_login(self) -> tuple[str, str]:
         password = secrets.token_urlsafe(12)
