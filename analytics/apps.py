@@ -10,7 +10,11 @@ class AnalyticsConfig(AppConfig):
         feedback held for calls not stored yet."""
         from analytics.scoring_config import scoring_validate
         from analytics.tasks import feedback_pending_enqueue, score_calls_enqueue
+        from analytics.training import training_set_from_route
+        from experiments.training_sources import register_source
         from routing import hooks
+
+        register_source("route", training_set_from_route)
 
         hooks.register_scoring_validator(scoring_validate)
         hooks.register_calls_stored(score_calls_enqueue)

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from routing.models import TrainedRouter
+
 
 def prompt_hash(prompt: str) -> str:
     """The sha256 hex digest of the prompt with runs of whitespace collapsed to one space and trimmed."""
@@ -357,3 +359,49 @@ class EvaluationPoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} #{self.position}"
+
+
+class RouterTraining(models.Model):
+    """One request to train a router, run by a worker (or the command) with its progress and outcome."""
+
+    Status = Evaluation.Status
+
+    class Source(models.TextChoices):
+        DATASET = "dataset", "an imported dataset"
+        ROUTE = "route", "a route's recorded calls"
+
+    name = models.SlugField(max_length=64, help_text="The router's name; the run saves its next version.")
+    family = models.CharField(max_length=16, choices=TrainedRouter.Family.choices)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    parameters = models.JSONField(
+        default=dict,
+        help_text="The source's parameters, hyperparameters, seed, held-out share, weak, strong.",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    router = models.ForeignKey(
+        TrainedRouter, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"training #{self.pk} of {self.name}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def progress(self) -> float:
+        if self.progress_total:
+            return min(1.0, self.progress_done / self.progress_total)
+        return 1.0 if self.status == self.Status.SUCCEEDED else 0.0

@@ -385,3 +385,63 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.id} ({self.status})"
+
+
+class TextEmbedding(models.Model):
+    """A text's embedding by one embedding model, computed once and kept (float32 bytes)."""
+
+    text_hash = models.CharField(max_length=64, help_text="sha256 of the text.")
+    embedding_model = models.CharField(max_length=100)
+    dimensions = models.PositiveSmallIntegerField()
+    vector = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["text_hash", "embedding_model"], name="text_embedding_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.embedding_model}:{self.text_hash[:12]}"
+
+
+class TrainedRouter(models.Model):
+    """One immutable version of a learned router: what it was trained on, how, and how it scored held out.
+
+    The fitted predictor is `state` (numpy's .npz format, read without pickle); a retraining under the
+    same name saves the next version, and a policy names the version it routes with.
+    """
+
+    class Family(models.TextChoices):
+        KNN = "knn", "k-nearest neighbours"
+        LINEAR = "linear", "logistic / linear regression"
+        MF = "mf", "matrix factorisation"
+
+    name = models.SlugField(max_length=64)
+    version = models.PositiveIntegerField()
+    family = models.CharField(max_length=16, choices=Family.choices)
+    hyperparameters = models.JSONField(default=dict)
+    model_names = models.JSONField(help_text="The models it predicts, in column order.")
+    embedding_model = models.CharField(max_length=100)
+    source = models.JSONField(help_text="What it was trained on: a dataset, or a route and time window.")
+    split = models.JSONField(help_text="The seeded split by prompt, with item counts per model.")
+    metrics = models.JSONField(default=dict, help_text="Held-out figures.")
+    heldout_hashes = models.JSONField(
+        default=list, help_text="sha256 of each held-out prompt, so an evaluation scores it on those alone."
+    )
+    state = models.BinaryField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "-version"]
+        constraints = [models.UniqueConstraint(fields=["name", "version"], name="trained_router_version")]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@v{self.version}"

@@ -18,8 +18,19 @@ from routing.gateway.decide import Routed
 from routing.gateway.keys import KEY_PREFIX, hash_api_key
 from routing.gateway.pgtext import storable
 from routing.gateway.snapshot import routing_cache_invalidate
-from routing.models import ApiKey, Call, Job, Model, PolicyVersion, Provider, Route, RoutingPolicy
-from routing.policies import Policy, SpecError, compile_policy
+from routing.learning.selectors import UnknownRouter, trained_router_get
+from routing.models import (
+    ApiKey,
+    Call,
+    Job,
+    Model,
+    PolicyVersion,
+    Provider,
+    Route,
+    RoutingPolicy,
+    TrainedRouter,
+)
+from routing.policies import LearnedPolicy, Policy, SpecError, compile_policy
 from routing.providers.base import ChatRequest, CompletionResult
 from routing.tasks import job_execute_task
 
@@ -117,7 +128,32 @@ def policy_spec_validate(*, spec: Any) -> Policy:
     known = {model.key for model in Model.objects.select_related("provider").filter(enabled=True)}
     if missing := sorted(policy.models_referenced() - known):
         raise ValidationError({"spec": f"unknown or disabled model(s): {', '.join(missing)}"})
+    if isinstance(policy, LearnedPolicy):
+        _learned_router_check(policy)
     return policy
+
+
+def _learned_router_check(policy: LearnedPolicy) -> TrainedRouter:
+    """The trained router a learned spec names exists and predicts every model the spec lists."""
+    try:
+        router = trained_router_get(ref=policy.router)
+    except UnknownRouter as exc:
+        raise ValidationError({"spec": f"router: {exc}"}) from exc
+    if unmatched := policy.unmatched_models(router.model_names):
+        raise ValidationError(
+            {
+                "spec": f"router: {router.label} predicts {', '.join(router.model_names)}, not "
+                f"{', '.join(unmatched)}; list models it was trained on, or train one on these"
+            }
+        )
+    return router
+
+
+def _spec_pinned(spec: dict, policy: Policy) -> dict:
+    """A learned spec names the router version it routes with, so retraining never changes a version."""
+    if not isinstance(policy, LearnedPolicy):
+        return spec
+    return {**spec, "router": _learned_router_check(policy).label}
 
 
 @transaction.atomic
@@ -167,6 +203,7 @@ def policy_create(*, route: Route, name: str, spec: dict, description: str = "",
 def policy_publish(*, policy: RoutingPolicy, spec: dict, note: str = "", user=None) -> PolicyVersion:
     """Publish a new immutable version; the policy row is locked so numbers never collide."""
     compiled = policy_spec_validate(spec=spec)
+    spec = _spec_pinned(spec, compiled)
     RoutingPolicy.objects.select_for_update().get(pk=policy.pk)
     last = policy.versions.order_by("-number").values_list("number", flat=True).first() or 0
     version = PolicyVersion.objects.create(

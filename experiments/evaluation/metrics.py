@@ -239,3 +239,59 @@ def single_model_points(
         route_point([False] * n, weak_quality, strong_quality, **costs),
         route_point([True] * n, weak_quality, strong_quality, **costs),
     )
+
+
+BOOTSTRAP_REPLICATES = 1000
+BOOTSTRAP_SEED = 0
+
+
+def apgr_interval(
+    scores: Sequence[float],
+    weak_quality: Sequence[float],
+    strong_quality: Sequence[float],
+    *,
+    strong_below: bool = False,
+    level: float = 0.95,
+    replicates: int = BOOTSTRAP_REPLICATES,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple[float | None, float | None, float | None]:
+    """A swept router's APGR and its percentile-bootstrap interval: (point, low, high).
+
+    Each replicate redraws the n items with replacement (a multinomial count per item), re-derives the
+    single models' qualities, the sweep's shares and qualities at the same thresholds, and the APGR; the
+    interval holds the middle `level` of the replicates (those with no weak-to-strong gap are left out).
+    The point is `apgr` of the full sample, the thresholds those of `sweep_thresholds(scores)`.
+    """
+    import numpy as np
+
+    thresholds = sweep_thresholds(scores)
+    s, weak, strong = (
+        np.asarray(values, dtype=np.float64) for values in (scores, weak_quality, strong_quality)
+    )
+    cut = np.asarray(thresholds)
+    mask = (s[:, None] < cut[None, :]) if strong_below else (s[:, None] >= cut[None, :])  # (n x t)
+    n = len(s)
+    counts = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=replicates).astype(float)
+    weights = np.vstack([np.ones(n), counts]) / n  # row 0: the sample itself
+    q_weak, q_strong = weights @ weak, weights @ strong
+    shares = weights @ mask
+    qualities = weights @ (weak[:, None] + mask * (strong - weak)[:, None])
+    values = []
+    for row in range(weights.shape[0]):
+        gap = q_strong[row] - q_weak[row]
+        if not gap > 0:
+            values.append(np.nan)
+            continue
+        order = np.lexsort((qualities[row], shares[row]))
+        share = np.concatenate([[0.0], shares[row][order], [1.0]])
+        quality = np.concatenate([[q_weak[row]], qualities[row][order], [q_strong[row]]])
+        values.append((float(np.sum(np.diff(share) * (quality[1:] + quality[:-1]) / 2)) - q_weak[row]) / gap)
+    point, rest = values[0], np.asarray(values[1:])
+    rest = rest[~np.isnan(rest)]
+    if np.isnan(point):
+        return None, None, None
+    if not rest.size:
+        return float(point), None, None
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(rest, [tail, 100 - tail])
+    return float(point), float(low), float(high)

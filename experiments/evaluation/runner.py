@@ -15,6 +15,7 @@ without the excluded items follow under `without_excluded`. Costs and prices: se
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from collections.abc import Sequence
@@ -36,9 +37,12 @@ from experiments.evaluation.common import (
 )
 from experiments.evaluation.metrics import CurvePoint
 from experiments.evaluation.replay import Replay, Row, replay_load
-from experiments.models import Evaluation, EvaluationPoint
+from experiments.models import Evaluation, EvaluationPoint, prompt_hash
+from routing.learning.embedding_store import embeddings_get
+from routing.learning.selectors import UnknownRouter, predictor_of, trained_router_get
 from routing.models import PolicyVersion
 from routing.policies import (
+    LearnedPolicy,
     Policy,
     PolicyError,
     RouteRequest,
@@ -47,6 +51,8 @@ from routing.policies import (
     compile_policy,
     estimate_tokens,
 )
+from routing.policies.embeddings import embed as embed_now
+from routing.policies.semantic import MAX_QUERY_CHARS
 
 logger = logging.getLogger(__name__)
 
@@ -135,13 +141,68 @@ def _request(prompt: str) -> RouteRequest:
 
 
 def _context(policy: Policy, replay: Replay) -> RoutingContext:
-    """The two recorded models as the only candidates; a semantic policy gets the local embedder."""
+    """The two recorded models as the only candidates; a semantic policy gets the local embedder, a
+    learned one its trained router and the stored embeddings of the prompts (each embedded once)."""
+    candidates = (replay.weak.candidate, replay.strong.candidate)
+    if isinstance(policy, LearnedPolicy):
+        router = learned_router(policy)
+        return RoutingContext(candidates=candidates, embed=StoredEmbeddings(replay), router=router)
     embed = None
     if policy.kind == "semantic":
         from routing.policies.embeddings import embed as local_embed
 
         embed = local_embed
-    return RoutingContext(candidates=(replay.weak.candidate, replay.strong.candidate), embed=embed)
+    return RoutingContext(candidates=candidates, embed=embed)
+
+
+def learned_router(policy: LearnedPolicy):
+    try:
+        return predictor_of(trained_router_get(ref=policy.router))
+    except UnknownRouter as exc:
+        raise EvaluationError(str(exc)) from None
+
+
+class StoredEmbeddings:
+    """An embedder over the replay's prompts, fetched from the embedding store once for the whole run."""
+
+    def __init__(self, replay: Replay):
+        prompts = [row.prompt[:MAX_QUERY_CHARS] for row in replay.rows]
+        self.vectors = dict(zip(prompts, embeddings_get(prompts), strict=True))
+
+    def __call__(self, texts):
+        return [self.vectors[text] if text in self.vectors else embed_now([text])[0] for text in texts]
+
+
+def heldout_only(replay: Replay, versions: list[PolicyVersion], dataset: str) -> Replay:
+    """The replay cut to the prompts every learned router trained on this dataset held out: scoring a
+    router on the prompts it learned from would flatter it, and every policy is scored on the same items."""
+    kept: set[str] | None = None
+    labels = []
+    for version in versions:
+        if version.kind != LearnedPolicy.kind:
+            continue
+        try:
+            router = trained_router_get(ref=version.spec.get("router", ""))
+        except UnknownRouter:
+            continue  # the policy's own trace reports it
+        if router.source.get("kind") == "dataset" and router.source.get("dataset") == dataset:
+            held = set(router.heldout_hashes)
+            kept = held if kept is None else kept & held
+            labels.append(router.label)
+    if kept is None:
+        return replay
+    rows = tuple(row for row in replay.rows if prompt_hash(row.prompt) in kept)
+    if not rows:
+        raise EvaluationError(
+            f"{', '.join(labels)} learned from every prompt of {dataset!r}: no held-out prompt is left to "
+            "score it on; train it with a held-out share above 0"
+        )
+    note = (
+        f"Scored on the {len(rows)} of {len(replay.rows)} items that {', '.join(labels)} held out in "
+        "training "
+        "(every policy on the same items)."
+    )
+    return dataclasses.replace(replay, rows=rows, notes=(*replay.notes, note))
 
 
 def policy_trace(policy: Policy, replay: Replay, progress: Progress) -> Trace:
@@ -161,7 +222,9 @@ def policy_trace(policy: Policy, replay: Replay, progress: Progress) -> Trace:
         return Trace(
             tuple(strong), tuple(scores), strong_below=True, cascade=True, threshold=policy.threshold
         )
-    return Trace(tuple(strong), tuple(scores) if policy.kind == "complexity" else None)
+    swept = policy.kind == "complexity" or (isinstance(policy, LearnedPolicy) and policy.mode == "threshold")
+    threshold = policy.threshold if isinstance(policy, LearnedPolicy) else None
+    return Trace(tuple(strong), tuple(scores) if swept else None, threshold=threshold)
 
 
 def _escalates(plan, confidence: float, replay: Replay) -> bool:
@@ -251,7 +314,13 @@ def policy_figures(trace: Trace, columns: Columns) -> tuple[dict, list[CurvePoin
     weak, strong = columns.single_models()
     figures = {"quality": own.quality, "cost": own.cost, "total_cost": own.cost * len(trace.strong)}
     figures["strong_share"] = own.strong_share
-    return {**figures, **curve_figures(curve, weak.quality, strong.quality)}, curve
+    figures.update(curve_figures(curve, weak.quality, strong.quality))
+    interval = (None, None, None)
+    if trace.scores is not None and figures["apgr"] is not None:
+        interval = metrics.apgr_interval(
+            trace.scores, columns.weak_quality, columns.strong_quality, strong_below=trace.strong_below
+        )
+    return {**figures, "apgr_low": interval[1], "apgr_high": interval[2]}, curve
 
 
 def random_curve(columns: Columns) -> list[CurvePoint]:
@@ -345,7 +414,7 @@ def _baseline_rows(
 def recorded_run(
     evaluation: Evaluation, versions: list[PolicyVersion], on_progress: ProgressCallback | None = None
 ) -> Outcome:
-    replay = replay_load(evaluation.dataset)
+    replay = heldout_only(replay_load(evaluation.dataset), versions, evaluation.dataset.name)
     progress = Progress(evaluation.id, len(replay.rows) * len(versions), on_progress)
     traced = [(version, *_traced(version, replay, progress)) for version in versions]
     columns = Columns.of(replay.rows)

@@ -18,11 +18,12 @@ from routing.gateway.live import live_state
 from routing.gateway.snapshot import KeyEntry, PolicyEntry, RouteEntry, RoutingSnapshot
 from routing.gateway.wire import chat_request_from
 from routing.policies import NoEligibleModel
-from routing.policies.embeddings import embed
+from routing.policies.embeddings import cached_embed
 from routing.policies.types import Decision, RouteRequest, RoutingContext
 from routing.providers.base import ChatRequest, CompletionResult, content_text, estimate_tokens, message_chars
 
 CLASSIFIER_TIMEOUT_SECONDS = 2.0
+EMBEDDING_KINDS = frozenset({"semantic", "learned"})
 
 
 def _has_images(messages: tuple[dict, ...]) -> bool:
@@ -115,10 +116,11 @@ async def decide(
         budget_remaining=state.budget_remaining,
         classification=classification,
         embed=_embedder(policy),
+        router=policy.router,
     )
     overhead = (Paid.of(classified),) if classified is not None else ()
     try:
-        if policy.kind == "semantic":  # embedding takes milliseconds of CPU: keep it off the event loop
+        if policy.kind in EMBEDDING_KINDS:  # embedding takes milliseconds of CPU: keep it off the event loop
             return await asyncio.to_thread(policy.policy.decide, request, context), overhead
         return policy.policy.decide(request, context), overhead
     except NoEligibleModel as exc:
@@ -126,7 +128,7 @@ async def decide(
 
 
 def _embedder(policy: PolicyEntry):
-    return embed if policy.kind == "semantic" else None
+    return cached_embed if policy.kind in EMBEDDING_KINDS else None
 
 
 async def route_live_request(

@@ -19,9 +19,10 @@ from django.db import DatabaseError
 
 from routing.gateway.redis_client import get_redis
 from routing.hooks import LiveExperiment, hooks
+from routing.learning.selectors import predictor_of, trained_router_get
 from routing.models import ApiKey, Model, PolicyVersion, Route
-from routing.policies import Policy, compile_policy
-from routing.policies.types import Candidate
+from routing.policies import LearnedPolicy, Policy, compile_policy
+from routing.policies.types import Candidate, QualityRouter
 from routing.providers.base import ModelTarget
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class PolicyEntry:
     label: str
     kind: str
     policy: Policy
+    router: QualityRouter | None = None  # a learned policy's trained router, loaded with the snapshot
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,11 @@ def _model_entry(model: Model) -> ModelEntry:
 
 
 def policy_entry(version: PolicyVersion) -> PolicyEntry:
-    return PolicyEntry(version.id, version.label, version.kind, compile_policy(version.spec))
+    policy = compile_policy(version.spec)
+    router = None
+    if isinstance(policy, LearnedPolicy):
+        router = predictor_of(trained_router_get(ref=policy.router))
+    return PolicyEntry(version.id, version.label, version.kind, policy, router)
 
 
 def _experiments() -> tuple[dict[int, tuple[LiveExperiment, ...]], set[int]]:

