@@ -3,7 +3,10 @@
 Each kind decides the same mix of requests (short question, long analysis, code block) over a catalogue
 of six models. The llm_router's classifier call and the cascade's later calls are I/O the executor runs
 outside `decide`, so they are not in these figures; the semantic kind includes embedding the request
-with the local MiniLM model when sentence-transformers is installed.
+with the local MiniLM model when sentence-transformers is installed. The learned kind routes with a
+k-nearest-neighbour router over 11,000 stored prompts (MMLU's training split is that size), measured
+twice: with the request's embedding remembered (`cached_embed`, a repeated prompt) and embedding every
+request afresh.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from routing.policies import compile_policy  # noqa: E402
 from tests.routing.policies.catalog import ALL, EXAMPLES, context, request  # noqa: E402
 
+ROUTER_ITEMS = 11_000
 REQUESTS = (
     request("What is the capital of France?"),
     request("Analyze the trade-offs between optimistic and pessimistic locking in depth. " * 8),
@@ -40,10 +44,27 @@ def _embedder():
     return embed
 
 
-def measure(kind: str, calls: int, embed) -> list[float]:
+def _router():
+    """A knn router over ROUTER_ITEMS random unit embeddings, for the learned kind's two models."""
+    import numpy as np
+
+    from routing.learning.families import predictor_fit
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(ROUTER_ITEMS, 384))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y = (rng.random((ROUTER_ITEMS, 2)) < [0.68, 0.81]).astype(float)
+    return predictor_fit("knn", x, y, EXAMPLES["learned"]["models"], None)
+
+
+def measure(kind: str, calls: int, embed, router=None) -> list[float]:
     policy = compile_policy(EXAMPLES[kind])
     ctx = context(
-        candidates=ALL, classification='{"complexity": "COMPLEX"}', embed=embed, budget_remaining=5.0
+        candidates=ALL,
+        classification='{"complexity": "COMPLEX"}',
+        embed=embed,
+        budget_remaining=5.0,
+        router=router,
     )
     for req in REQUESTS:  # warm caches (compiled regexes, utterance embeddings)
         policy.decide(req, ctx)
@@ -62,15 +83,27 @@ def main() -> None:
     args = parser.parse_args()
     embed = _embedder()
     print(f"decision time per policy kind, {args.calls} decisions each (microseconds)")
-    print(f"{'kind':<14} {'mean':>9} {'p50':>9} {'p99':>9}")
-    for kind in EXAMPLES:
+    print(f"{'kind':<22} {'mean':>9} {'p50':>9} {'p99':>9}")
+    runs = [(kind, kind, embed, None) for kind in EXAMPLES if kind != "learned"]
+    if embed is not None:
+        from routing.policies.embeddings import cached_embed
+
+        router = _router()
+        runs += [
+            ("learned", "learned (cached emb.)", cached_embed, router),
+            ("learned", "learned (embedding)", embed, router),
+        ]
+    for kind, label, embedder, router in runs:
         if kind == "semantic" and embed is None:
-            print(f"{kind:<14} skipped: sentence-transformers and the MiniLM model are not installed")
+            print(f"{kind:<22} skipped: sentence-transformers and the MiniLM model are not installed")
             continue
-        calls = args.calls if kind != "semantic" else max(args.calls // 20, 200)
-        timings = sorted(measure(kind, calls, embed))
+        slow = embedder is embed and kind in ("semantic", "learned")
+        calls = max(args.calls // 20, 200) if slow else args.calls
+        timings = sorted(measure(kind, calls, embedder, router))
         p99 = timings[int(len(timings) * 0.99) - 1]
-        print(f"{kind:<14} {statistics.fmean(timings):>9.1f} {statistics.median(timings):>9.1f} {p99:>9.1f}")
+        print(f"{label:<22} {statistics.fmean(timings):>9.1f} {statistics.median(timings):>9.1f} {p99:>9.1f}")
+    if embed is None:
+        print(f"{'learned':<22} skipped: sentence-transformers and the MiniLM model are not installed")
 
 
 if __name__ == "__main__":

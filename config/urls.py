@@ -12,6 +12,7 @@ urlpatterns = [
     path("experiments/", include("experiments.web_urls")),
     path("dashboard/", include("analytics.web_urls")),
     path("evaluations/", include("experiments.evaluation_urls")),
+    path("routers/", include("experiments.router_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("routing.urls")),
@@ -19,5 +20,6 @@ urlpatterns = [
     path("api/v1/", include("analytics.report_urls")),
     path("api/v1/", include("analytics.urls")),
     path("api/v1/", include("experiments.evaluation_api_urls")),
+    path("api/v1/", include("experiments.router_api_urls")),
     path("v1/chat/completions", chat_completions, name="chat-completions"),
 ]

@@ -102,6 +102,7 @@ def _tables(evaluation: Evaluation) -> dict[str, list[list[str]]]:
     return {
         "summary": display.table(display.recorded_rows(results), display.RECORDED_COLUMNS + NOTE),
         "without_excluded": display.table(display.without_excluded_rows(results), display.RECORDED_COLUMNS),
+        "many_models": display.table(display.many_model_rows(results), display.MANY_COLUMNS + NOTE),
     }
 
 

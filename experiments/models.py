@@ -285,6 +285,12 @@ class Evaluation(models.Model):
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="evaluations")
     policy_versions = models.ManyToManyField("routing.PolicyVersion", related_name="evaluations")
     mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.RECORDED)
+    weak_model = models.CharField(
+        max_length=200, blank=True, help_text="The weak model as the person named it; blank: the lowest mean."
+    )
+    strong_model = models.CharField(
+        max_length=200, blank=True, help_text="The strong model as named; blank: the highest mean quality."
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)

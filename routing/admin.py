@@ -4,7 +4,17 @@ routes, policies and keys are read here and changed where their services are (th
 from django.contrib import admin
 
 from routing import services
-from routing.models import ApiKey, AuditEntry, Call, Model, PolicyVersion, Provider, Route, RoutingPolicy
+from routing.models import (
+    ApiKey,
+    AuditEntry,
+    Call,
+    Model,
+    PolicyVersion,
+    Provider,
+    Route,
+    RoutingPolicy,
+    TrainedRouter,
+)
 
 
 def _changed(form) -> dict:
@@ -194,3 +204,29 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "actor", "action", "target_type", "target_label", "note"]
     list_filter = ["action", "target_type"]
     search_fields = ["target_label", "note"]
+
+
+ROUTER_HIDDEN = ("state", "heldout_hashes")  # the fitted arrays and the held-out hashes: large
+
+
+@admin.register(TrainedRouter)
+class TrainedRouterAdmin(admin.ModelAdmin):
+    """Read-only: a trained version is immutable; train the next one with train_router or /routers/."""
+
+    list_display = ["name", "version", "family", "embedding_model", "created_by", "created_at"]
+    list_filter = ["family"]
+    search_fields = ["name"]
+    exclude = list(ROUTER_HIDDEN)
+    readonly_fields = [f.name for f in TrainedRouter._meta.fields if f.name not in ROUTER_HIDDEN]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("state", "heldout_hashes")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -8,7 +8,7 @@ RECORDED_COLUMNS = (
     ("quality", "quality"),
     ("cost", "cost/item"),
     ("strong_share", "strong share"),
-    ("apgr", "APGR"),
+    ("apgr", "APGR [95% CI]"),
     ("cpt50", "CPT(50%)"),
     ("cpt80", "CPT(80%)"),
 )
@@ -35,9 +35,17 @@ def money(value: float | None) -> str:
     return "-" if value is None else f"${value:.6f}"
 
 
+def _apgr_cell(figures: dict) -> str:
+    """The APGR, with its 95% bootstrap interval where the run computed one."""
+    cell = number(figures.get("apgr"), 3)
+    if figures.get("apgr_low") is not None:
+        cell += f" [{figures['apgr_low']:.3f}, {figures['apgr_high']:.3f}]"
+    return cell
+
+
 def _curve_cells(figures: dict) -> dict[str, str]:
     return {
-        "apgr": number(figures.get("apgr"), 3),
+        "apgr": _apgr_cell(figures),
         "cpt50": percent(figures.get("cpt50")),
         "cpt80": percent(figures.get("cpt80")),
     }
@@ -93,6 +101,52 @@ def without_excluded_rows(results: dict) -> list[dict[str, str]]:
     ]
 
 
+MANY_COLUMNS = (
+    ("label", "model or policy"),
+    ("kind", "kind"),
+    ("quality", "quality"),
+    ("cost", "cost/item"),
+    ("pareto", "Pareto"),
+)
+
+
+def many_model_rows(results: dict) -> list[dict[str, str]]:
+    """With three or more models: each model's point (Pareto-optimal or not), the best single model, the
+    oracle, the random router, then each policy's point choosing among all the models."""
+    many = results.get("many_models")
+    if not many:
+        return []
+    rows = [
+        {
+            "label": point["name"],
+            "kind": "model",
+            "quality": number(point["quality"]),
+            "cost": money(point["cost"]),
+        }
+        | {"pareto": "yes" if point["pareto"] else "no"}
+        for point in many["models"]
+    ]
+    best = many["best_single"]
+    rows.append(
+        {"label": f"best single: {best['name']}", "kind": "baseline", "quality": number(best["quality"])}
+    )
+    rows[-1]["cost"] = money(best["cost"])
+    for name in ("oracle", "random"):
+        figures = many[name]
+        rows.append({"label": name, "kind": "baseline", "quality": number(figures["quality"])})
+        rows[-1]["cost"] = money(figures["cost"])
+    for policy in many["policies"]:
+        head = {"label": policy["label"], "kind": policy["kind"]}
+        if policy.get("error"):
+            rows.append({**head, "note": policy["error"]})
+            continue
+        shares = ", ".join(f"{model} {share:.0%}" for model, share in policy["model_shares"].items())
+        rows.append(
+            {**head, "quality": number(policy["quality"]), "cost": money(policy["cost"]), "note": shares}
+        )
+    return rows
+
+
 def live_rows(results: dict) -> list[dict[str, str]]:
     rows = []
     for policy in results["policies"]:
@@ -112,3 +166,33 @@ def live_rows(results: dict) -> list[dict[str, str]]:
 def table(rows: list[dict[str, str]], columns: tuple[tuple[str, str], ...]) -> list[list[str]]:
     """The header and each row's cells in column order ("" where a row has no value)."""
     return [[title for _, title in columns], *([row.get(key, "") for key, _ in columns] for row in rows)]
+
+
+JSON_FIGURES = ("apgr", "apgr_low", "apgr_high", "cpt50", "cpt80", "quality", "cost", "strong_share")
+
+
+def json_summary(evaluation_id: int, results: dict) -> dict:
+    """What `evaluate_policy --json` prints: per policy its APGR with the 95% interval, CPT(50%), CPT(80%),
+    quality, cost per item and strong share (or why it could not be evaluated), the baselines, the same
+    figures without the excluded items, and the notes."""
+
+    def figures(policy: dict) -> dict:
+        head = {"label": policy["label"], "kind": policy.get("kind", "")}
+        if policy.get("error"):
+            return {**head, "error": policy["error"]}
+        values = {name: policy.get(name) for name in JSON_FIGURES}
+        return {**head, **values, "swept": policy.get("swept", False)}
+
+    summary = {
+        "evaluation": evaluation_id,
+        "mode": results.get("mode"),
+        "dataset": results.get("dataset"),
+        "models": results.get("models"),
+        "policies": [figures(policy) for policy in results.get("policies", [])],
+        "baselines": results.get("baselines"),
+        "many_models": results.get("many_models"),
+        "notes": results.get("notes", []),
+    }
+    if clean := results.get("without_excluded"):
+        summary["without_excluded"] = {**clean, "policies": [figures(p) for p in clean["policies"]]}
+    return summary

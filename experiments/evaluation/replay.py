@@ -74,6 +74,8 @@ class Row:
     weak_answer: str
     weak_cost: float
     strong_cost: float
+    qualities: tuple[float, ...] = ()  # every model's of `Replay.models`, in that order
+    costs: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,20 +86,36 @@ class Replay:
     weak: PricedModel
     strong: PricedModel
     notes: tuple[str, ...] = ()
+    models: tuple[PricedModel, ...] = ()  # every model whose quality every row holds, weak and strong too
 
 
 Answers = dict[str, tuple[str, float | None]]  # model name -> (answer, quality)
 
 
-def replay_load(dataset: Dataset) -> Replay:
+def replay_load(dataset: Dataset, *, weak: str | None = None, strong: str | None = None) -> Replay:
+    """The dataset ready to replay; `weak` and `strong` as the person named them, else the lowest and the
+    highest mean quality."""
     items = _items(dataset)
-    weak_name, strong_name, notes = _pair(items, dataset.name)
+    if weak is not None and strong is not None:
+        weak_name, strong_name, notes = weak, strong, []
+        _named_check(items, dataset.name, weak, strong)
+    else:
+        weak_name, strong_name, notes = _pair(items, dataset.name)
     weak, weak_note = _priced(weak_name, dataset.name, Model.Tier.CHEAP)
     strong, strong_note = _priced(strong_name, dataset.name, Model.Tier.PREMIUM)
-    rows = tuple(
-        _row(prompt, excluded, answers, weak, strong)
+    complete = [
+        (prompt, excluded, answers)
         for prompt, excluded, answers in items
         if _quality(answers, weak_name) is not None and _quality(answers, strong_name) is not None
+    ]
+    others = [
+        name
+        for name in dict.fromkeys(model for _, _, answers in complete for model in answers)
+        if name not in (weak_name, strong_name) and all(_quality(a, name) is not None for _, _, a in complete)
+    ]
+    everyone = (weak, *(_priced(name, dataset.name, Model.Tier.MID)[0] for name in others), strong)
+    rows = tuple(
+        _row(prompt, excluded, answers, weak, strong, everyone) for prompt, excluded, answers in complete
     )
     if not rows:
         raise EvaluationError(
@@ -107,7 +125,22 @@ def replay_load(dataset: Dataset) -> Replay:
         notes.append(
             f"{len(items) - len(rows)} items lack a quality of one of the two models and are left out."
         )
-    return Replay(rows, weak, strong, tuple(notes + [note for note in (weak_note, strong_note) if note]))
+    notes += [note for note in (weak_note, strong_note) if note]
+    return Replay(rows, weak, strong, tuple(notes), everyone)
+
+
+def _named_check(items: list[tuple[str, bool, Answers]], dataset_name: str, weak: str, strong: str) -> None:
+    known = {
+        model for _, _, answers in items for model, (_, quality) in answers.items() if quality is not None
+    }
+    for role, name in (("weak", weak), ("strong", strong)):
+        if name not in known:
+            raise EvaluationError(
+                f"The {role} model {name!r} has no recorded quality in {dataset_name!r} "
+                f"(it holds {', '.join(sorted(known)) or 'none'})."
+            )
+    if weak == strong:
+        raise EvaluationError("The weak and the strong model must differ.")
 
 
 def _items(dataset: Dataset) -> list[tuple[str, bool, Answers]]:
@@ -180,7 +213,14 @@ def _priced(name: str, dataset_name: str, tier: str) -> tuple[PricedModel, str |
     return PricedModel(name, key, tier, 0.0, 0.0, "unknown"), note
 
 
-def _row(prompt: str, excluded: bool, answers: Answers, weak: PricedModel, strong: PricedModel) -> Row:
+def _row(
+    prompt: str,
+    excluded: bool,
+    answers: Answers,
+    weak: PricedModel,
+    strong: PricedModel,
+    everyone: tuple[PricedModel, ...],
+) -> Row:
     weak_answer, weak_quality = answers[weak.name]
     strong_answer, strong_quality = answers[strong.name]
     return Row(
@@ -191,4 +231,6 @@ def _row(prompt: str, excluded: bool, answers: Answers, weak: PricedModel, stron
         weak_answer,
         weak.cost(prompt, weak_answer),
         strong.cost(prompt, strong_answer),
+        tuple(answers[model.name][1] for model in everyone),
+        tuple(model.cost(prompt, answers[model.name][0]) for model in everyone),
     )

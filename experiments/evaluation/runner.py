@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from experiments.evaluation import metrics
+from experiments.evaluation import frontier, metrics
 from experiments.evaluation.common import (
     EvaluationAborted,
     EvaluationError,
@@ -140,10 +140,13 @@ def _request(prompt: str) -> RouteRequest:
     return RouteRequest(text=prompt, input_tokens=estimate_tokens(prompt))
 
 
-def _context(policy: Policy, replay: Replay) -> RoutingContext:
-    """The two recorded models as the only candidates; a semantic policy gets the local embedder, a
-    learned one its trained router and the stored embeddings of the prompts (each embedded once)."""
+def _context(policy: Policy, replay: Replay, everyone: bool = False) -> RoutingContext:
+    """The two recorded models (or, with `everyone`, all of them) as the only candidates; a semantic
+    policy gets the local embedder, a learned one its trained router and the stored embeddings of the
+    prompts (each embedded once)."""
     candidates = (replay.weak.candidate, replay.strong.candidate)
+    if everyone:
+        candidates = tuple(model.candidate for model in replay.models)
     if isinstance(policy, LearnedPolicy):
         router = learned_router(policy)
         return RoutingContext(candidates=candidates, embed=StoredEmbeddings(replay), router=router)
@@ -225,6 +228,49 @@ def policy_trace(policy: Policy, replay: Replay, progress: Progress) -> Trace:
     swept = policy.kind == "complexity" or (isinstance(policy, LearnedPolicy) and policy.mode == "threshold")
     threshold = policy.threshold if isinstance(policy, LearnedPolicy) else None
     return Trace(tuple(strong), tuple(scores) if swept else None, threshold=threshold)
+
+
+def many_models(replay: Replay, traced: list) -> dict | None:
+    """With three or more models: each model's point, the Pareto frontier, the best single model, the
+    oracle, the random router, and each policy's own point choosing among all of them."""
+    if len(replay.models) < 3:
+        return None
+    names = [model.name for model in replay.models]
+    quality = [row.qualities for row in replay.rows]
+    cost = [row.costs for row in replay.rows]
+    points = frontier.model_points(names, quality, cost)
+    oracle_quality, oracle_cost = frontier.oracle(quality, cost)
+    random_quality, random_cost = frontier.random_point(points)
+    return {
+        "models": [vars(point) for point in points],
+        "pareto": [point.name for point in points if point.pareto],
+        "best_single": vars(frontier.best_single(points)),
+        "oracle": {"quality": oracle_quality, "cost": oracle_cost},
+        "random": {"quality": random_quality, "cost": random_cost},
+        "policies": [
+            _many_point(version, replay) for version, trace, _ in traced if not isinstance(trace, str)
+        ],
+    }
+
+
+def _many_point(version: PolicyVersion, replay: Replay) -> dict:
+    head = {"label": version_label(version), "kind": version.kind}
+    policy = compile_policy(version.spec)
+    if policy.kind == "cascade":
+        return {
+            **head,
+            "error": "a cascade's point among many models needs its escalations' answers: see its sweep",
+        }
+    context = _context(policy, replay, everyone=True)
+    column = {model.key: at for at, model in enumerate(replay.models)}
+    chosen = [column[policy.decide(_request(row.prompt), context).model] for row in replay.rows]
+    n = len(chosen)
+    return {
+        **head,
+        "quality": sum(row.qualities[m] for row, m in zip(replay.rows, chosen, strict=True)) / n,
+        "cost": sum(row.costs[m] for row, m in zip(replay.rows, chosen, strict=True)) / n,
+        "model_shares": {model.name: chosen.count(at) / n for at, model in enumerate(replay.models)},
+    }
 
 
 def _escalates(plan, confidence: float, replay: Replay) -> bool:
@@ -414,7 +460,8 @@ def _baseline_rows(
 def recorded_run(
     evaluation: Evaluation, versions: list[PolicyVersion], on_progress: ProgressCallback | None = None
 ) -> Outcome:
-    replay = heldout_only(replay_load(evaluation.dataset), versions, evaluation.dataset.name)
+    named = {"weak": evaluation.weak_model or None, "strong": evaluation.strong_model or None}
+    replay = heldout_only(replay_load(evaluation.dataset, **named), versions, evaluation.dataset.name)
     progress = Progress(evaluation.id, len(replay.rows) * len(versions), on_progress)
     traced = [(version, *_traced(version, replay, progress)) for version in versions]
     columns = Columns.of(replay.rows)
@@ -437,6 +484,7 @@ def recorded_run(
         "baselines": _baselines(columns, replay, random_points),
         "policies": policies,
         "without_excluded": _without_excluded(replay, [(version, trace) for version, trace, _ in traced]),
+        "many_models": many_models(replay, traced),
         "notes": [*replay.notes, *(note for _, _, notes in traced for note in notes)],
     }
     return Outcome(results, points)

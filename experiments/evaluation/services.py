@@ -37,20 +37,38 @@ def _check(*, dataset: Dataset, versions: list[PolicyVersion], mode: str) -> Non
         )
 
 
+def _pair_check(dataset: Dataset, weak: str, strong: str) -> None:
+    if bool(weak) != bool(strong):
+        raise ValidationError({"weak": "Name both the weak and the strong model, or neither."})
+    for field, name in (("weak", weak), ("strong", strong)):
+        if name and name not in dataset.model_names:
+            raise ValidationError(
+                {field: f"{name!r} is not a model of {dataset.name} ({', '.join(dataset.model_names)})."}
+            )
+    if weak and weak == strong:
+        raise ValidationError({"strong": "The weak and the strong model must differ."})
+
+
 def evaluation_create(
     *,
     dataset: Dataset,
     policy_versions: Iterable[PolicyVersion],
     mode: str = Evaluation.Mode.RECORDED,
+    weak: str = "",
+    strong: str = "",
     user=None,
     enqueue: bool = True,
 ) -> Evaluation:
-    """A queued evaluation of the policy versions on the dataset; its run is enqueued once committed."""
+    """A queued evaluation of the policy versions on the dataset; its run is enqueued once committed.
+    `weak` and `strong` name the two models of the APGR curves (both or neither)."""
     versions = list(dict.fromkeys(policy_versions))
     _check(dataset=dataset, versions=versions, mode=mode)
+    _pair_check(dataset, weak or "", strong or "")
     creator = user if getattr(user, "is_authenticated", False) else None
     with transaction.atomic():
-        evaluation = Evaluation.objects.create(dataset=dataset, mode=mode, created_by=creator)
+        evaluation = Evaluation.objects.create(
+            dataset=dataset, mode=mode, weak_model=weak or "", strong_model=strong or "", created_by=creator
+        )
         evaluation.policy_versions.set(versions)
         if enqueue:
             from experiments.tasks import evaluation_run_task

@@ -226,8 +226,7 @@ def test_a_spec_naming_an_unknown_router_or_other_models_is_refused_and_no_versi
     with pytest.raises(ValidationError, match="no trained router 'missing'"):
         services.policy_publish(policy=policy, spec=learned_spec(learned_route.models, router="missing"))
     other = services.model_create(
-        provider=learned_route.models_provider if hasattr(learned_route, "models_provider") else
-        services.provider_create(name="other", kind="openai", base_url="https://example.invalid/v1"),
+        provider=services.provider_create(name="other", kind="openai", base_url="https://example.invalid/v1"),
         model_id="gpt-other", tier="mid", input_price_per_mtok=1, output_price_per_mtok=1,
         context_window=8000, max_output_tokens=1000,
     )  # fmt: skip
@@ -254,3 +253,191 @@ def test_the_routes_api_refuses_a_learned_spec_with_an_unknown_router_as_a_400(s
     )
     assert response.status_code == 400
     assert "no trained router 'missing'" in json.dumps(response.json())
+
+
+@pytest.fixture
+def trainer(staff_user):
+    from django.contrib.auth.models import Permission
+
+    staff_user.user_permissions.add(Permission.objects.get(codename="add_routertraining"))
+    return staff_user
+
+
+def test_training_through_the_api_needs_the_permission_and_a_real_worker_runs_it(
+    transactional_db, staff_api, trainer, tmp_path, celery_worker_thread
+):
+    import time
+
+    from django.contrib.auth.models import Permission
+
+    dataset_import(name="topics", path=write_dataset(tmp_path))
+    body = {
+        "name": "api-knn",
+        "dataset": "topics",
+        "hyperparameters": {"k": 5},
+        "weak": WEAK,
+        "strong": STRONG,
+    }
+    trainer.user_permissions.clear()
+    denied = staff_api.post("/api/v1/routers/trainings", body, format="json")
+    assert denied.status_code == 403 and "add_routertraining" in json.dumps(denied.json())
+
+    trainer.user_permissions.add(Permission.objects.get(codename="add_routertraining"))
+    staff_api.force_authenticate(
+        type(trainer).objects.get(id=trainer.id)
+    )  # permissions are cached per user object
+    created = staff_api.post("/api/v1/routers/trainings", body, format="json")
+    assert created.status_code == 201, created.json()
+    run_id = created.json()["id"]
+    deadline = time.monotonic() + 60
+    while (run := staff_api.get(f"/api/v1/routers/trainings/{run_id}").json())["status"] not in (
+        "succeeded",
+        "failed",
+    ):
+        assert time.monotonic() < deadline, run
+        time.sleep(0.2)
+    assert run["status"] == "succeeded", run["error"]
+    assert run["router"] == "api-knn@v1" and run["progress_done"] == run["progress_total"] == 60
+    detail = staff_api.get("/api/v1/routers/api-knn").json()
+    assert detail["split"]["heldout_prompts"] == 12 and detail["metrics"]["pair"]["apgr"] is not None
+    assert [r["label"] for r in staff_api.get("/api/v1/routers").json()["results"]] == ["api-knn@v1"]
+    assert staff_api.get("/api/v1/routers/nope@v3").status_code == 404
+
+
+def test_the_api_refuses_a_bad_training_request_with_a_400_naming_the_problem(staff_api, trainer, topics):
+    staff_api.force_authenticate(type(trainer).objects.get(id=trainer.id))
+    cases = [
+        ({"name": "r", "family": "tree", "dataset": "topics"}, "family"),
+        ({"name": "r", "dataset": "topics", "route": "essays"}, "not both or neither"),
+        ({"name": "r", "route": "essays"}, "needs since"),
+        ({"name": "r", "dataset": "topics", "hyperparameters": {"k": 0}}, "k must be within"),
+        ({"name": "r", "dataset": "topics", "heldout_fraction": 2}, "heldout_fraction"),
+    ]
+    for body, message in cases:
+        response = staff_api.post("/api/v1/routers/trainings", body, format="json")
+        assert response.status_code == 400, (body, response.json())
+        assert message in json.dumps(response.json()), (body, response.json())
+    assert not RouterTraining.objects.exists()
+
+
+def test_the_web_pages_train_a_router_follow_its_progress_and_show_its_figures(client, trainer, topics):
+    client.force_login(trainer)
+    page = client.get("/routers/")
+    assert page.status_code == 200 and b'id="train-form"' in page.content
+    bad = client.post(
+        "/routers/train",
+        {"name": "web-knn", "family": "knn", "scorer": "x", "seed": 0, "heldout_fraction": 0.2},
+    )
+    assert bad.status_code == 400 and b"Choose a dataset or a route" in bad.content
+    form = {"name": "web-knn", "family": "knn", "dataset": "topics", "scorer": "recorded_quality", "k": 5,
+            "seed": 0, "heldout_fraction": 0.2, "weak": WEAK, "strong": STRONG}  # fmt: skip
+    response = client.post("/routers/train", form)
+    run = RouterTraining.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/routers/trainings/{run.id}/"
+    assert b'id="progress-bar"' in client.get(response["Location"]).content
+
+    from experiments.services.training import router_training_run
+
+    router_training_run(run_id=run.id)  # the worker's job, run here
+    progress = client.get(f"/routers/trainings/{run.id}/progress.json").json()
+    assert progress["status"] == "succeeded" and progress["router"] == "web-knn@v1"
+    router = TrainedRouter.objects.get()
+    detail = client.get(f"/routers/{router.id}/").content.decode()
+    assert f"APGR <strong>{router.metrics['pair']['apgr']:.3f}</strong>" in detail
+    assert "48 training and 12 held-out prompts" in detail
+
+
+def test_a_staff_user_without_the_permission_cannot_train_from_the_web(client, staff_user, topics):
+    client.force_login(staff_user)
+    assert b"Training needs the permission" in client.get("/routers/").content
+    response = client.post("/routers/train", {"name": "x", "family": "knn", "dataset": "topics"})
+    assert response.status_code == 403
+    assert not RouterTraining.objects.exists()
+
+
+# -- three models --------------------------------------------------------------------------------------------
+
+MID = "mid-model"
+
+
+def write_three(folder: Path) -> Path:
+    """The topics with a third model, right on the sums and on the first style of each essay topic."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["prompt", WEAK, MID, STRONG])
+    for prompt, weak_right, strong_right in rows():
+        writer.writerow([prompt, weak_right, weak_right or prompt.startswith(STYLES[0]), strong_right])
+    path = folder / "three.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def three(tmp_path):
+    from decimal import Decimal
+
+    dataset = dataset_import(name="three", path=write_three(tmp_path))
+    from routing.models import Provider
+
+    models = replay_models("three", WEAK, STRONG)
+    mid = services.model_create(
+        provider=Provider.objects.get(name="replay"), model_id=MID, tier="mid",
+        input_price_per_mtok=Decimal("2"), output_price_per_mtok=Decimal("6"),
+        context_window=32_000, max_output_tokens=4096,
+    )  # fmt: skip
+    train("--dataset", "three", "--name", "three-knn", "--param", "k=5")
+    route = services.route_create(name="three")
+    learned = services.policy_create(
+        route=route,
+        name="learned",
+        spec={
+            "kind": "learned",
+            "router": "three-knn",
+            "models": [models.weak, mid.key, models.strong],
+            "min_quality": 0.5,
+        },
+    )
+    return SimpleNamespace(dataset=dataset, models=models, mid=mid, learned=learned)
+
+
+def evaluate(*args: str) -> str:
+    out = io.StringIO()
+    call_command("evaluate_policy", *args, "--inline", stdout=out)
+    return out.getvalue()
+
+
+def test_a_three_model_evaluation_shows_every_model_the_frontier_best_single_and_oracle(three):
+    args = ("--dataset", "three", "--policy", "three/learned", "--weak", WEAK, "--strong", STRONG)
+    table = evaluate(*args)
+    assert f"Every model (Pareto frontier: {WEAK}, {MID}, {STRONG}):" in table
+    for label in (WEAK, MID, STRONG, f"best single: {STRONG}", "oracle", "random", "three/learned@v1"):
+        assert label in table
+
+    summary = json.loads(evaluate(*args, "--json"))
+    many = summary["many_models"]
+    assert [m["name"] for m in many["models"]] == [WEAK, MID, STRONG]
+    assert many["best_single"]["name"] == STRONG and many["oracle"]["quality"] == 1.0
+    assert (
+        many["oracle"]["cost"] < many["best_single"]["cost"]
+    )  # the oracle sends the sums to the cheap model
+    learned = many["policies"][0]
+    assert learned["label"] == "three/learned@v1" and set(learned["model_shares"]) == {WEAK, MID, STRONG}
+    assert learned["quality"] > many["random"]["quality"]
+    policy = summary["policies"][0]
+    assert set(policy) >= {
+        "apgr",
+        "apgr_low",
+        "apgr_high",
+        "cpt50",
+        "cpt80",
+        "quality",
+        "cost",
+        "strong_share",
+    }
+
+
+def test_an_evaluation_refuses_a_weak_or_strong_model_the_dataset_does_not_hold(three):
+    with pytest.raises(CommandError, match="'gpt-9' is not a model of three"):
+        evaluate("--dataset", "three", "--policy", "three/learned", "--weak", WEAK, "--strong", "gpt-9")
+    with pytest.raises(CommandError, match="Name both the weak and the strong model"):
+        evaluate("--dataset", "three", "--policy", "three/learned", "--weak", WEAK)

@@ -10,6 +10,7 @@ share, APGR, CPT(50%) and CPT(80%); the weak, strong and random baselines.
 
 from __future__ import annotations
 
+import json
 import time
 
 from django.core.exceptions import ValidationError
@@ -38,17 +39,24 @@ class Command(BaseCommand):
             help="A policy version to evaluate (repeat for several); without @vN, the latest version.",
         )
         parser.add_argument("--mode", choices=Evaluation.Mode.values, default=Evaluation.Mode.RECORDED)
+        parser.add_argument("--weak", default="", help="The weak model of the APGR curves (with --strong).")
+        parser.add_argument("--strong", default="", help="The strong model of the APGR curves.")
+        parser.add_argument(
+            "--json", action="store_true", help="Print the figures as JSON instead of the table."
+        )
         how = parser.add_mutually_exclusive_group()
         how.add_argument("--wait", action="store_true", help="Follow the worker's run until it ends.")
         how.add_argument("--inline", action="store_true", help="Run it in this process, without a worker.")
 
-    def handle(self, *args, dataset, policy, mode, wait, inline, **options) -> None:
-        evaluation = self._create(dataset, policy, mode, enqueue=not inline)
-        self.stdout.write(
-            f"Evaluation #{evaluation.id} of {len(policy)} policy version(s) on {dataset} ({mode})."
-        )
+    def handle(self, *args, dataset, policy, mode, wait, inline, json, weak, strong, **options) -> None:
+        self.as_json = json
+        evaluation = self._create(dataset, policy, mode, enqueue=not inline, pair=(weak, strong))
+        if not json:
+            self.stdout.write(
+                f"Evaluation #{evaluation.id} of {len(policy)} policy version(s) on {dataset} ({mode})."
+            )
         if inline:
-            evaluation_run(evaluation_id=evaluation.id, on_progress=self._draw)
+            evaluation_run(evaluation_id=evaluation.id, on_progress=None if json else self._draw)
         elif wait:
             self._follow(evaluation.id)
         else:
@@ -56,7 +64,9 @@ class Command(BaseCommand):
             return
         self._report(selectors.evaluation_get(id=evaluation.id))
 
-    def _create(self, dataset_name: str, refs: list[str], mode: str, *, enqueue: bool) -> Evaluation:
+    def _create(
+        self, dataset_name: str, refs: list[str], mode: str, *, enqueue: bool, pair: tuple[str, str]
+    ) -> Evaluation:
         try:
             dataset = Dataset.objects.get(name=dataset_name)
         except Dataset.DoesNotExist:
@@ -66,7 +76,12 @@ class Command(BaseCommand):
         try:
             versions = [selectors.policy_version_by_ref(ref) for ref in refs]
             return services.evaluation_create(
-                dataset=dataset, policy_versions=versions, mode=mode, enqueue=enqueue
+                dataset=dataset,
+                policy_versions=versions,
+                mode=mode,
+                weak=pair[0],
+                strong=pair[1],
+                enqueue=enqueue,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
@@ -83,16 +98,20 @@ class Command(BaseCommand):
     def _follow(self, evaluation_id: int) -> None:
         while True:
             evaluation = Evaluation.objects.get(id=evaluation_id)
-            self._draw(evaluation.progress_done, evaluation.progress_total, evaluation.status)
+            if not self.as_json:
+                self._draw(evaluation.progress_done, evaluation.progress_total, evaluation.status)
             if evaluation.is_finished:
                 return
             time.sleep(POLL_SECONDS)
 
     def _report(self, evaluation: Evaluation) -> None:
-        self.stdout.write("")
         if evaluation.status == Evaluation.Status.FAILED:
             raise CommandError(f"Evaluation #{evaluation.id} failed: {evaluation.error}")
         results = evaluation.results
+        if self.as_json:
+            self.stdout.write(json.dumps(display.json_summary(evaluation.id, results), indent=2))
+            return
+        self.stdout.write("")
         if results.get("mode") == Evaluation.Mode.LIVE:
             self._table(display.live_rows(results), display.LIVE_COLUMNS)
         else:
@@ -101,6 +120,10 @@ class Command(BaseCommand):
                 items = results["without_excluded"]["items"]
                 self.stdout.write(f"\nWithout the excluded (contaminated) items, {items} items:")
                 self._table(rows, display.RECORDED_COLUMNS)
+            if rows := display.many_model_rows(results):
+                pareto = ", ".join(results["many_models"]["pareto"])
+                self.stdout.write(f"\nEvery model (Pareto frontier: {pareto}):")
+                self._table(rows, display.MANY_COLUMNS)
         for note in results.get("notes", []):
             self.stdout.write(f"note: {note}")
 

@@ -92,6 +92,12 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "min_success_rate": 0.95,
         "max_latency_ms": 5000,
     },
+    "learned": {
+        "kind": "learned",
+        "router": "support-knn@v1",
+        "models": ["sim/cheap", "sim/premium"],
+        "threshold": 0.1,
+    },
     "hybrid": {
         "kind": "hybrid",
         "filters": {"capabilities": ["tools"], "max_cost_per_call": 0.05, "min_quality": 0.7},
