@@ -4,9 +4,9 @@ Each kind decides the same mix of requests (short question, long analysis, code 
 of six models. The llm_router's classifier call and the cascade's later calls are I/O the executor runs
 outside `decide`, so they are not in these figures; the semantic kind includes embedding the request
 with the local MiniLM model when sentence-transformers is installed. The learned kind routes with a
-k-nearest-neighbour router over 11,000 stored prompts (MMLU's training split is that size), measured
-twice: with the request's embedding remembered (`cached_embed`, a repeated prompt) and embedding every
-request afresh.
+k-nearest-neighbour router over 11,000 stored prompts (MMLU's training split is that size) and with a
+linear one, with the request's embedding remembered (`cached_embed`, a repeated prompt), and the knn
+router again embedding every request afresh.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ def _embedder():
     return embed
 
 
-def _router():
-    """A knn router over ROUTER_ITEMS random unit embeddings, for the learned kind's two models."""
+def _router(family: str = "knn"):
+    """A router of `family` fitted on ROUTER_ITEMS random unit embeddings, for the learned kind's models."""
     import numpy as np
 
     from routing.learning.families import predictor_fit
@@ -54,7 +54,7 @@ def _router():
     x = rng.normal(size=(ROUTER_ITEMS, 384))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     y = (rng.random((ROUTER_ITEMS, 2)) < [0.68, 0.81]).astype(float)
-    return predictor_fit("knn", x, y, EXAMPLES["learned"]["models"], None)
+    return predictor_fit(family, x, y, EXAMPLES["learned"]["models"], None)
 
 
 def measure(kind: str, calls: int, embed, router=None) -> list[float]:
@@ -83,27 +83,28 @@ def main() -> None:
     args = parser.parse_args()
     embed = _embedder()
     print(f"decision time per policy kind, {args.calls} decisions each (microseconds)")
-    print(f"{'kind':<22} {'mean':>9} {'p50':>9} {'p99':>9}")
+    print(f"{'kind':<24} {'mean':>9} {'p50':>9} {'p99':>9}")
     runs = [(kind, kind, embed, None) for kind in EXAMPLES if kind != "learned"]
     if embed is not None:
         from routing.policies.embeddings import cached_embed
 
-        router = _router()
+        knn, linear = _router("knn"), _router("linear")
         runs += [
-            ("learned", "learned (cached emb.)", cached_embed, router),
-            ("learned", "learned (embedding)", embed, router),
+            ("learned", "learned knn (cached)", cached_embed, knn),
+            ("learned", "learned linear (cached)", cached_embed, linear),
+            ("learned", "learned knn (embedding)", embed, knn),
         ]
     for kind, label, embedder, router in runs:
         if kind == "semantic" and embed is None:
-            print(f"{kind:<22} skipped: sentence-transformers and the MiniLM model are not installed")
+            print(f"{kind:<24} skipped: sentence-transformers and the MiniLM model are not installed")
             continue
         slow = embedder is embed and kind in ("semantic", "learned")
         calls = max(args.calls // 20, 200) if slow else args.calls
         timings = sorted(measure(kind, calls, embedder, router))
         p99 = timings[int(len(timings) * 0.99) - 1]
-        print(f"{label:<22} {statistics.fmean(timings):>9.1f} {statistics.median(timings):>9.1f} {p99:>9.1f}")
+        print(f"{label:<24} {statistics.fmean(timings):>9.1f} {statistics.median(timings):>9.1f} {p99:>9.1f}")
     if embed is None:
-        print(f"{'learned':<22} skipped: sentence-transformers and the MiniLM model are not installed")
+        print(f"{'learned':<24} skipped: sentence-transformers and the MiniLM model are not installed")
 
 
 if __name__ == "__main__":

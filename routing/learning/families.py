@@ -117,13 +117,20 @@ class KnnPredictor(Predictor):
     def predict(self, x: np.ndarray) -> np.ndarray:
         similarity = np.asarray(x, dtype=np.float32) @ self.x.T  # (q x n)
         out = np.empty((similarity.shape[0], len(self.models)), dtype=np.float64)
+        observed = ~np.isnan(self.y)
+        groups: dict[bytes, list[int]] = {}  # columns observed on the same rows share one neighbour search
         for column in range(len(self.models)):
-            mask = _observed(self.y, column)
-            sims, values = similarity[:, mask], self.y[mask, column]
+            groups.setdefault(observed[:, column].tobytes(), []).append(column)
+        for columns in groups.values():
+            mask = observed[:, columns[0]]
+            sims = similarity if mask.all() else similarity[:, mask]
+            values = self.y[mask][:, columns]
             k = min(self.hyperparameters["k"], sims.shape[1])
             nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-            weights = np.maximum(np.take_along_axis(sims, nearest, axis=1), 1e-6)
-            out[:, column] = (weights * values[nearest]).sum(axis=1) / weights.sum(axis=1)
+            weights = np.maximum(np.take_along_axis(sims, nearest, axis=1), 1e-6)  # (q x k)
+            out[:, columns] = np.einsum("qk,qkc->qc", weights, values[nearest]) / weights.sum(
+                axis=1, keepdims=True
+            )
         return out
 
     def arrays(self) -> dict[str, np.ndarray]:
