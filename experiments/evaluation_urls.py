@@ -13,5 +13,7 @@ urlpatterns = [
     path("<int:evaluation_id>/", views.evaluation_detail, name="detail"),
     path("<int:evaluation_id>/progress.json", views.evaluation_progress, name="progress"),
     path("<int:evaluation_id>/results.csv", views.evaluation_results_csv, name="results-csv"),
+    path("<int:evaluation_id>/decisions.csv", views.evaluation_decisions_csv, name="decisions-csv"),
     path("<int:evaluation_id>/attach", views.evaluation_attach, name="attach"),
+    path("<int:evaluation_id>/operating-point", views.evaluation_operating_point, name="operating-point"),
 ]

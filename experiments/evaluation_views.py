@@ -9,17 +9,21 @@ from functools import cache
 from django import forms
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from experiments.evaluation import charts, display, selectors, services
-from experiments.models import Dataset, Evaluation, Experiment
+from experiments.evaluation.common import version_label
+from experiments.models import Dataset, Evaluation, EvaluationPoint, Experiment
 from routing.models import PolicyVersion
 
 LIST_LIMIT = 100
+PUBLISH_PERMISSION = "routing.add_policyversion"
 NOTE = (("note", "note"),)
 
 
@@ -115,8 +119,69 @@ def evaluation_detail(request, evaluation_id: int):
         "tables": _tables(evaluation),
         "figures": _figures(evaluation),
         "attach_form": AttachForm(initial={"experiment": evaluation.experiment_id}),
+        "operating_points": _operating_points(evaluation),
+        "can_publish": request.user.has_perm(PUBLISH_PERMISSION),
     }
     return render(request, "experiments/evaluation_detail.html", context)
+
+
+def _operating_points(evaluation: Evaluation) -> list[dict]:
+    """Per evaluated policy whose threshold the spec sets, its curve's points to publish one from."""
+    if evaluation.status != Evaluation.Status.SUCCEEDED:
+        return []
+    curves = {
+        curve["label"]: curve["points"]
+        for curve in selectors.evaluation_curves(evaluation=evaluation)
+        if curve["series"] == EvaluationPoint.Series.POLICY
+    }
+    return [
+        {"version": version, "label": version_label(version), "points": curves[version_label(version)]}
+        for version in evaluation.policy_versions.all()
+        if version.kind in services.THRESHOLD_KINDS and version_label(version) in curves
+    ]
+
+
+@staff_member_required
+@require_POST
+def evaluation_operating_point(request, evaluation_id: int):
+    """Publish the chosen point as the policy's next version, then open the experiment form against the
+    route's live policy with it as the treatment."""
+    if not request.user.has_perm(PUBLISH_PERMISSION):
+        raise PermissionDenied(f"Publishing a policy version needs the {PUBLISH_PERMISSION} permission.")
+    evaluation = get_object_or_404(selectors.evaluation_list(), id=evaluation_id)
+    try:
+        version = evaluation.policy_versions.select_related("policy__route").get(
+            id=int(request.POST["version"])
+        )
+        threshold = float(request.POST["threshold"])
+        published = services.operating_point_publish(
+            evaluation=evaluation, version=version, threshold=threshold, user=request.user
+        )
+    except (KeyError, ValueError, PolicyVersion.DoesNotExist):
+        messages.error(request, "Choose a policy and one of its curve's points.")
+        return redirect("evaluations:detail", evaluation_id=evaluation.id)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("evaluations:detail", evaluation_id=evaluation.id)
+    route = version.policy.route
+    messages.success(request, f"Published {published.label} on {route.name}: {published.note}")
+    query = {
+        "route": route.name,
+        "treatment": published.id,
+        "name": f"{published.policy.name}-v{published.number}",
+    }
+    if route.live_policy_id:
+        query["control"] = route.live_policy_id
+    return redirect(f"{reverse('experiments:create')}?{urlencode(query)}")
+
+
+@staff_member_required
+def evaluation_decisions_csv(request, evaluation_id: int):
+    get_object_or_404(Evaluation.objects.only("id"), id=evaluation_id)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="evaluation-{evaluation_id}-decisions.csv"'
+    csv.writer(response).writerows(selectors.evaluation_decision_rows(evaluation_id=evaluation_id))
+    return response
 
 
 @staff_member_required

@@ -295,6 +295,9 @@ class Evaluation(models.Model):
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
     results = models.JSONField(default=dict, blank=True)
+    decisions = models.JSONField(
+        default=dict, blank=True, help_text="Per item, each policy's choice and score (the decisions CSV)."
+    )
     error = models.TextField(blank=True)
     experiment = models.ForeignKey(
         Experiment,

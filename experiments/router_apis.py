@@ -28,6 +28,8 @@ TRAIN_PERMISSION = "experiments.add_routertraining"
 
 class TrainedRouterSerializer(serializers.ModelSerializer):
     label = serializers.CharField(read_only=True)
+    # Plain text in the schema: a second `family` enum would collide with the input's.
+    family = serializers.CharField(read_only=True, help_text="knn, linear or mf")
 
     class Meta:
         model = TrainedRouter
@@ -49,6 +51,7 @@ class TrainedRouterSerializer(serializers.ModelSerializer):
 
 class TrainingSerializer(serializers.ModelSerializer):
     status = serializers.CharField(read_only=True, help_text="queued, running, succeeded or failed")
+    family = serializers.CharField(read_only=True, help_text="knn, linear or mf")
     router = serializers.CharField(source="router.label", default=None, read_only=True)
 
     class Meta:

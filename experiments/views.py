@@ -58,7 +58,10 @@ def _plan(form: ExperimentForm):
 
 @staff_member_required
 def experiment_create(request):
-    form = ExperimentForm(request.POST or None)
+    prefill = {
+        name: request.GET[name] for name in ("route", "control", "treatment", "name") if name in request.GET
+    }
+    form = ExperimentForm(request.POST or None, initial=prefill)
     plan = None
     if request.method == "POST" and form.is_valid():
         plan = _plan(form)

@@ -67,6 +67,7 @@ class Outcome:
 
     results: dict
     points: list[EvaluationPoint] = field(default_factory=list)
+    decisions: dict = field(default_factory=dict)
 
 
 def curve_rows(

@@ -168,7 +168,20 @@ def table(rows: list[dict[str, str]], columns: tuple[tuple[str, str], ...]) -> l
     return [[title for _, title in columns], *([row.get(key, "") for key, _ in columns] for row in rows)]
 
 
-JSON_FIGURES = ("apgr", "apgr_low", "apgr_high", "cpt50", "cpt80", "quality", "cost", "strong_share")
+JSON_FIGURES = (
+    *(
+        "apgr",
+        "apgr_low",
+        "apgr_high",
+        "cpt50",
+        "cpt50_low",
+        "cpt50_high",
+        "cpt80",
+        "cpt80_low",
+        "cpt80_high",
+    ),
+    *("quality", "cost", "strong_share"),
+)
 
 
 def json_summary(evaluation_id: int, results: dict) -> dict:

@@ -245,7 +245,7 @@ BOOTSTRAP_REPLICATES = 1000
 BOOTSTRAP_SEED = 0
 
 
-def apgr_interval(
+def curve_intervals(
     scores: Sequence[float],
     weak_quality: Sequence[float],
     strong_quality: Sequence[float],
@@ -254,13 +254,15 @@ def apgr_interval(
     level: float = 0.95,
     replicates: int = BOOTSTRAP_REPLICATES,
     seed: int = BOOTSTRAP_SEED,
-) -> tuple[float | None, float | None, float | None]:
-    """A swept router's APGR and its percentile-bootstrap interval: (point, low, high).
+) -> dict[str, tuple[float | None, float | None, float | None]]:
+    """A swept router's APGR, CPT(50%) and CPT(80%), each with its percentile-bootstrap interval:
+    `{"apgr": (point, low, high), "cpt50": ..., "cpt80": ...}`.
 
     Each replicate redraws the n items with replacement (a multinomial count per item), re-derives the
-    single models' qualities, the sweep's shares and qualities at the same thresholds, and the APGR; the
-    interval holds the middle `level` of the replicates (those with no weak-to-strong gap are left out).
-    The point is `apgr` of the full sample, the thresholds those of `sweep_thresholds(scores)`.
+    single models' qualities and the sweep's shares and qualities at the same thresholds, and the
+    figures with `apgr` and `cpt`; an interval holds the middle `level` of the replicates (those with no
+    weak-to-strong gap are left out). The points are the figures of the full sample, the thresholds those
+    of `sweep_thresholds(scores)`.
     """
     import numpy as np
 
@@ -274,24 +276,32 @@ def apgr_interval(
     counts = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=replicates).astype(float)
     weights = np.vstack([np.ones(n), counts]) / n  # row 0: the sample itself
     q_weak, q_strong = weights @ weak, weights @ strong
-    shares = weights @ mask
-    qualities = weights @ (weak[:, None] + mask * (strong - weak)[:, None])
-    values = []
+    shares, qualities = weights @ mask, weights @ (weak[:, None] + mask * (strong - weak)[:, None])
+    figures: dict[str, list[float]] = {"apgr": [], "cpt50": [], "cpt80": []}
     for row in range(weights.shape[0]):
-        gap = q_strong[row] - q_weak[row]
-        if not gap > 0:
-            values.append(np.nan)
-            continue
-        order = np.lexsort((qualities[row], shares[row]))
-        share = np.concatenate([[0.0], shares[row][order], [1.0]])
-        quality = np.concatenate([[q_weak[row]], qualities[row][order], [q_strong[row]]])
-        values.append((float(np.sum(np.diff(share) * (quality[1:] + quality[:-1]) / 2)) - q_weak[row]) / gap)
+        curve = [
+            CurvePoint(float(t), float(share), float(quality))
+            for t, share, quality in zip(thresholds, shares[row], qualities[row], strict=True)
+        ]
+        low_q, high_q = float(q_weak[row]), float(q_strong[row])
+        for name, value in (
+            ("apgr", apgr(curve, low_q, high_q)),
+            ("cpt50", cpt(curve, low_q, high_q, 0.5)),
+            ("cpt80", cpt(curve, low_q, high_q, 0.8)),
+        ):
+            figures[name].append(math.nan if value is None else value)
+    return {name: _interval(values, level) for name, values in figures.items()}
+
+
+def _interval(values: list[float], level: float) -> tuple[float | None, float | None, float | None]:
+    import numpy as np
+
     point, rest = values[0], np.asarray(values[1:])
     rest = rest[~np.isnan(rest)]
-    if np.isnan(point):
+    if math.isnan(point):
         return None, None, None
     if not rest.size:
-        return float(point), None, None
+        return point, None, None
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(rest, [tail, 100 - tail])
-    return float(point), float(low), float(high)
+    return point, float(low), float(high)

@@ -126,6 +126,11 @@ def replay_load(dataset: Dataset, *, weak: str | None = None, strong: str | None
             f"{len(items) - len(rows)} items lack a quality of one of the two models and are left out."
         )
     notes += [note for note in (weak_note, strong_note) if note]
+    later = sum(later_turn(metadata) for metadata in dataset.items.values_list("metadata", flat=True))
+    if later:
+        notes.append(
+            f"{later} items of a later conversation turn are left out: a router decides on the first."
+        )
     return Replay(rows, weak, strong, tuple(notes), everyone)
 
 
@@ -144,16 +149,26 @@ def _named_check(items: list[tuple[str, bool, Answers]], dataset_name: str, weak
 
 
 def _items(dataset: Dataset) -> list[tuple[str, bool, Answers]]:
-    """(prompt, excluded, answers) per item, in the dataset's order."""
+    """(prompt, excluded, answers) per item, in the dataset's order. A conversation is routed on its
+    first turn, as RouteLLM routes MT-Bench per question: items of a later turn (`metadata.turn` > 1)
+    are left out."""
     rows = (
         RecordedAnswer.objects.filter(item__dataset=dataset)
         .order_by("item__position", "model_name")
-        .values_list("item_id", "item__prompt", "item__excluded", "model_name", "answer", "quality")
+        .values_list(
+            "item_id", "item__prompt", "item__excluded", "item__metadata", "model_name", "answer", "quality"
+        )
     )
     items: dict[int, tuple[str, bool, Answers]] = {}
-    for item_id, prompt, excluded, model, answer, quality in rows.iterator(chunk_size=2000):
+    for item_id, prompt, excluded, metadata, model, answer, quality in rows.iterator(chunk_size=2000):
+        if later_turn(metadata):
+            continue
         items.setdefault(item_id, (prompt, excluded, {}))[2][model] = (answer, quality)
     return list(items.values())
+
+
+def later_turn(metadata) -> bool:
+    return isinstance(metadata, dict) and (metadata.get("turn") or 1) != 1
 
 
 def _quality(answers: Answers, model: str) -> float | None:

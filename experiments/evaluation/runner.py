@@ -105,6 +105,7 @@ def _finish(evaluation_id: int, *, status: str, outcome: Outcome | None = None, 
     updated = Evaluation.objects.filter(id=evaluation_id, status=Evaluation.Status.RUNNING).update(
         status=status,
         results=outcome.results if outcome else {},
+        decisions=outcome.decisions if outcome else {},
         error=error[:5000],
         finished_at=timezone.now(),
         progress_done=F("progress_total") if outcome else F("progress_done"),
@@ -209,6 +210,11 @@ def heldout_only(replay: Replay, versions: list[PolicyVersion], dataset: str) ->
 
 
 def policy_trace(policy: Policy, replay: Replay, progress: Progress) -> Trace:
+    if policy.kind == "cascade" and not any(row.weak_answer for row in replay.rows):
+        raise EvaluationError(
+            f"cannot be judged on this dataset: it holds no answer text of {replay.weak.name}, and a cascade "
+            "decides by judging the cheap model's answer"
+        )
     context = _context(policy, replay)
     strong, scores = [], []
     for row in replay.rows:
@@ -361,12 +367,15 @@ def policy_figures(trace: Trace, columns: Columns) -> tuple[dict, list[CurvePoin
     figures = {"quality": own.quality, "cost": own.cost, "total_cost": own.cost * len(trace.strong)}
     figures["strong_share"] = own.strong_share
     figures.update(curve_figures(curve, weak.quality, strong.quality))
-    interval = (None, None, None)
+    for name in ("apgr", "cpt50", "cpt80"):
+        figures[f"{name}_low"] = figures[f"{name}_high"] = None
     if trace.scores is not None and figures["apgr"] is not None:
-        interval = metrics.apgr_interval(
+        intervals = metrics.curve_intervals(
             trace.scores, columns.weak_quality, columns.strong_quality, strong_below=trace.strong_below
         )
-    return {**figures, "apgr_low": interval[1], "apgr_high": interval[2]}, curve
+        for name, (_, low, high) in intervals.items():
+            figures[f"{name}_low"], figures[f"{name}_high"] = low, high
+    return figures, curve
 
 
 def random_curve(columns: Columns) -> list[CurvePoint]:
@@ -389,6 +398,9 @@ def _traced(version: PolicyVersion, replay: Replay, progress: Progress) -> tuple
     try:
         policy = compile_policy(version.spec)
         return policy_trace(policy, replay, progress), _policy_notes(policy, label, replay)
+    except EvaluationError as exc:
+        progress.skip_to(start + len(replay.rows))
+        return str(exc), []
     except (PolicyError, ValueError) as exc:
         progress.skip_to(start + len(replay.rows))
         return f"{type(exc).__name__}: {exc}", []
@@ -487,4 +499,26 @@ def recorded_run(
         "many_models": many_models(replay, traced),
         "notes": [*replay.notes, *(note for _, _, notes in traced for note in notes)],
     }
-    return Outcome(results, points)
+    return Outcome(results, points, _decisions(replay, traced))
+
+
+def _decisions(replay: Replay, traced: list) -> dict:
+    """Per item its prompt's hash and excluded flag, both models' qualities, and per policy the model it
+    chose and its score: the per-prompt decisions an export lists."""
+    return {
+        "weak": replay.weak.name,
+        "strong": replay.strong.name,
+        "items": [
+            [prompt_hash(row.prompt), row.excluded, row.weak_quality, row.strong_quality]
+            for row in replay.rows
+        ],
+        "policies": [
+            {
+                "label": version_label(version),
+                "strong": [int(flag) for flag in trace.strong],
+                "scores": list(trace.scores) if trace.scores is not None else None,
+            }
+            for version, trace, _ in traced
+            if isinstance(trace, Trace)
+        ],
+    }

@@ -29,8 +29,10 @@ def evaluation_list() -> QuerySet[Evaluation]:
     versions = PolicyVersion.objects.select_related("policy__route").order_by(
         "policy__route__name", "policy__name", "number"
     )
-    return Evaluation.objects.select_related("dataset", "created_by", "experiment__route").prefetch_related(
-        Prefetch("policy_versions", versions)
+    return (
+        Evaluation.objects.defer("decisions")
+        .select_related("dataset", "created_by", "experiment__route")
+        .prefetch_related(Prefetch("policy_versions", versions))
     )
 
 
@@ -102,3 +104,20 @@ def policy_version_by_ref(ref: str) -> PolicyVersion:
             f"No policy version {ref!r}: check the route, the policy name and the version number."
         )
     return version
+
+
+def evaluation_decision_rows(*, evaluation_id: int) -> Iterator[tuple]:
+    """The header, then per item: its position, prompt hash, excluded flag, both models' qualities, and
+    per policy the model it chose and its score (blank for a kind with no score)."""
+    decisions = Evaluation.objects.values_list("decisions", flat=True).get(id=evaluation_id) or {}
+    policies = decisions.get("policies", [])
+    head = ("item", "prompt_sha256", "excluded", f"quality {decisions.get('weak')}")
+    columns = [column for p in policies for column in (f"{p['label']} model", f"{p['label']} score")]
+    yield (*head, f"quality {decisions.get('strong')}", *columns)
+    models = (decisions.get("weak"), decisions.get("strong"))
+    for at, (hash_, excluded, weak, strong) in enumerate(decisions.get("items", [])):
+        cells = []
+        for policy in policies:
+            scores = policy["scores"]
+            cells += [models[policy["strong"][at]], scores[at] if scores is not None else None]
+        yield (at, hash_, excluded, weak, strong, *cells)

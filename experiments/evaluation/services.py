@@ -94,3 +94,38 @@ def evaluation_attach(*, evaluation: Evaluation, experiment: Experiment, user=No
         note=f"offline evaluation #{evaluation.id} attached as evidence",
     )
     return evaluation
+
+
+THRESHOLD_KINDS = ("learned", "cascade")  # kinds whose swept threshold is the spec's `threshold`
+
+
+@transaction.atomic
+def operating_point_publish(*, evaluation: Evaluation, version: PolicyVersion, threshold: float, user=None):
+    """Publish the policy's next version at one threshold of its evaluated curve, the point's figures in
+    its note; the threshold must be one the evaluation swept for that version."""
+    from experiments.evaluation.common import version_label
+    from experiments.models import EvaluationPoint
+    from routing import services as routing_services
+
+    if version.kind not in THRESHOLD_KINDS:
+        raise ValidationError({"threshold": f"A {version.kind} policy has no threshold to set from a curve."})
+    if not evaluation.policy_versions.filter(id=version.id).exists():
+        raise ValidationError(
+            {"version": f"{version_label(version)} is not one of this evaluation's policies."}
+        )
+    point = EvaluationPoint.objects.filter(
+        evaluation=evaluation,
+        series=EvaluationPoint.Series.POLICY,
+        label=version_label(version),
+        threshold=threshold,
+    ).first()
+    if point is None:
+        raise ValidationError(
+            {"threshold": f"{threshold} is not a point of {version_label(version)}'s curve."}
+        )
+    note = (
+        f"operating point of evaluation #{evaluation.id}: threshold {threshold:.6g}, strong share "
+        f"{point.strong_share:.1%}, quality {point.quality:.4f}, ${point.cost:.6f} per item"
+    )
+    spec = {**version.spec, "threshold": threshold}
+    return routing_services.policy_publish(policy=version.policy, spec=spec, note=note[:300], user=user)

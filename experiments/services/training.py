@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from experiments.evaluation import metrics
+from experiments.evaluation.replay import later_turn
 from experiments.models import Dataset, RecordedAnswer, RouterTraining, prompt_hash
 from experiments.training_sources import register_source, training_source
 from routing.learning import services as router_services
@@ -58,7 +59,7 @@ def training_set_from_dataset(*, dataset: str) -> TrainingSet:
     prompts: dict[str, dict[str, list[float]]] = {}
     excluded: dict[str, bool] = {}
     for prompt, is_excluded, metadata, model, quality in answers.iterator(chunk_size=5000):
-        if isinstance(metadata, dict) and (metadata.get("turn") or 1) != 1:
+        if later_turn(metadata):
             continue
         prompts.setdefault(prompt, {}).setdefault(model, []).append(quality / row.quality_scale)
         excluded[prompt] = excluded.get(prompt, False) or is_excluded
@@ -167,19 +168,14 @@ def pair_figures(predicted: np.ndarray, data: TrainingSet, rows: list[int], weak
         return {"items": 0, "apgr": None, "apgr_low": None, "apgr_high": None, "cpt50": None, "cpt80": None}
     gain = list(predicted[keep, strong] - predicted[keep, weak])
     weak_q, strong_q = list(actual[keep, weak]), list(actual[keep, strong])
-    point, low, high = metrics.apgr_interval(gain, weak_q, strong_q)
-    curve = metrics.threshold_sweep(gain, weak_q, strong_q, metrics.sweep_thresholds(gain))
-    mean_weak, mean_strong = float(np.mean(weak_q)), float(np.mean(strong_q))
-    return {
+    figures = {
         "items": len(keep),
-        "weak_quality": mean_weak,
-        "strong_quality": mean_strong,
-        "apgr": point,
-        "apgr_low": low,
-        "apgr_high": high,
-        "cpt50": metrics.cpt(curve, mean_weak, mean_strong, 0.5),
-        "cpt80": metrics.cpt(curve, mean_weak, mean_strong, 0.8),
+        "weak_quality": float(np.mean(weak_q)),
+        "strong_quality": float(np.mean(strong_q)),
     }
+    for name, (point, low, high) in metrics.curve_intervals(gain, weak_q, strong_q).items():
+        figures.update({name: point, f"{name}_low": low, f"{name}_high": high})
+    return figures
 
 
 # -- training runs: queued for a worker, or run here, with their progress ----------------------------------

@@ -19,7 +19,7 @@ from django.db import DatabaseError
 
 from routing.gateway.redis_client import get_redis
 from routing.hooks import LiveExperiment, hooks
-from routing.learning.selectors import predictor_of, trained_router_get
+from routing.learning.selectors import UnknownRouter, predictor_of, trained_router_get
 from routing.models import ApiKey, Model, PolicyVersion, Route
 from routing.policies import LearnedPolicy, Policy, compile_policy
 from routing.policies.types import Candidate, QualityRouter
@@ -100,7 +100,10 @@ def policy_entry(version: PolicyVersion) -> PolicyEntry:
     policy = compile_policy(version.spec)
     router = None
     if isinstance(policy, LearnedPolicy):
-        router = predictor_of(trained_router_get(ref=policy.router))
+        try:
+            router = predictor_of(trained_router_get(ref=policy.router))
+        except UnknownRouter:  # published ones are checked; without it the policy serves its last model
+            logger.error("policy %s names router %s, which does not exist", version.label, policy.router)
     return PolicyEntry(version.id, version.label, version.kind, policy, router)
 
 

@@ -209,11 +209,11 @@ def test_inputs_of_different_lengths_and_empty_inputs_are_refused():
     assert math.isfinite(sweep_thresholds([0.5])[-1])
 
 
-def test_the_apgr_interval_centres_on_the_sample_apgr_and_matches_scipys_percentile_bootstrap():
+def test_the_curve_intervals_centre_on_the_sample_figures_and_match_scipys_percentile_bootstrap():
     import numpy as np
     from scipy import stats
 
-    from experiments.evaluation.metrics import apgr_interval, sweep_thresholds, threshold_sweep
+    from experiments.evaluation.metrics import curve_intervals, sweep_thresholds, threshold_sweep
 
     rng = np.random.default_rng(7)
     n = 400
@@ -221,10 +221,14 @@ def test_the_apgr_interval_centres_on_the_sample_apgr_and_matches_scipys_percent
     strong = (rng.random(n) < 0.8).astype(float)
     scores = (strong - weak) + rng.normal(0, 0.8, n)  # an informative, noisy router
 
-    point, low, high = apgr_interval(scores, weak, strong, replicates=2000)
+    intervals = curve_intervals(scores, weak, strong, replicates=2000)
+    point, low, high = intervals["apgr"]
     thresholds = sweep_thresholds(list(scores))
     curve = threshold_sweep(list(scores), list(weak), list(strong), thresholds)
     assert point == pytest.approx(apgr(curve, weak.mean(), strong.mean()), abs=1e-12)
+    cpt50, cpt50_low, cpt50_high = intervals["cpt50"]
+    assert cpt50 == pytest.approx(cpt(curve, weak.mean(), strong.mean(), 0.5), abs=1e-12)
+    assert cpt50_low < cpt50 < cpt50_high
 
     def statistic(index):
         index = index.astype(int)

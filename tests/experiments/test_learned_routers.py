@@ -441,3 +441,56 @@ def test_an_evaluation_refuses_a_weak_or_strong_model_the_dataset_does_not_hold(
         evaluate("--dataset", "three", "--policy", "three/learned", "--weak", WEAK, "--strong", "gpt-9")
     with pytest.raises(CommandError, match="Name both the weak and the strong model"):
         evaluate("--dataset", "three", "--policy", "three/learned", "--weak", WEAK)
+
+
+def test_an_operating_point_of_the_curve_becomes_a_policy_version_and_then_an_experiment_form(
+    client, staff_user, learned_route
+):
+    from django.contrib.auth.models import Permission
+
+    evaluation = run(learned_route.dataset, learned_route.version)
+    point = evaluation.points.filter(series="policy").order_by("position")[3]
+    client.force_login(staff_user)
+    page = client.get(f"/evaluations/{evaluation.id}/").content.decode()
+    assert "Publishing needs the permission" in page
+    body = {"version": learned_route.version.id, "threshold": repr(point.threshold)}
+    assert client.post(f"/evaluations/{evaluation.id}/operating-point", body).status_code == 403
+
+    staff_user.user_permissions.add(Permission.objects.get(codename="add_policyversion"))
+    client.force_login(type(staff_user).objects.get(id=staff_user.id))
+    assert (
+        f'id="publish-{learned_route.version.id}"'
+        in client.get(f"/evaluations/{evaluation.id}/").content.decode()
+    )
+    off_curve = client.post(f"/evaluations/{evaluation.id}/operating-point", {**body, "threshold": "0.123"})
+    assert (
+        off_curve.status_code == 302
+        and PolicyVersion.objects.filter(policy=learned_route.version.policy).count() == 1
+    )
+
+    response = client.post(f"/evaluations/{evaluation.id}/operating-point", body)
+    published = PolicyVersion.objects.get(policy=learned_route.version.policy, number=2)
+    assert published.spec["threshold"] == point.threshold and published.spec["router"] == "topics-knn@v1"
+    assert f"operating point of evaluation #{evaluation.id}" in published.note
+    assert response.status_code == 302
+    assert response["Location"].startswith("/experiments/new?route=essays&treatment=")
+    form = client.get(response["Location"]).content.decode()
+    assert f'<option value="{published.id}" selected>' in form
+    assert f'<option value="{learned_route.version.id}" selected>' in form  # the live policy as the control
+
+
+def test_every_items_decisions_export_as_csv(client, staff_user, learned_route):
+    evaluation = run(learned_route.dataset, learned_route.version)
+    client.force_login(staff_user)
+    response = client.get(f"/evaluations/{evaluation.id}/decisions.csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    table = list(csv.reader(io.StringIO(response.content.decode())))
+    assert table[0] == [
+        "item", "prompt_sha256", "excluded", f"quality {WEAK}", f"quality {STRONG}",
+        "essays/learned@v1 model", "essays/learned@v1 score",
+    ]  # fmt: skip
+    assert len(table) == 1 + 12
+    assert {row[5] for row in table[1:]} <= {WEAK, STRONG}
+    strong_share = sum(row[5] == STRONG for row in table[1:]) / 12
+    learned = next(p for p in evaluation.results["policies"] if p["kind"] == "learned")
+    assert strong_share == pytest.approx(learned["strong_share"])
