@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import numpy as np
 from django.utils import timezone
 
 from analytics.models import Score
@@ -52,12 +51,7 @@ def training_set_from_route(
             f"route {route!r} has no successful call scored by {scorer!r} between {start.isoformat()} and "
             f"{end.isoformat()}; nothing to learn from"
         )
-    models = tuple(sorted({model for qualities in prompts.values() for model in qualities}))
-    table = np.full((len(prompts), len(models)), np.nan)
-    for at, qualities in enumerate(prompts.values()):
-        for column, model in enumerate(models):
-            if model in qualities:
-                table[at, column] = float(np.mean(qualities[model]))
+    models = sorted({model for qualities in prompts.values() for model in qualities})
     source = {
         "kind": "route",
         "route": route,
@@ -65,7 +59,7 @@ def training_set_from_route(
         "until": end.isoformat(),
         "scorer": scorer,
     }
-    return TrainingSet(tuple(prompts), models, table, source)
+    return TrainingSet.of_observations(prompts, models, source)
 
 
 def _moment(value: str | datetime, name: str) -> datetime:

@@ -265,7 +265,22 @@ class Promotion(models.Model):
 # -- offline evaluations -------------------------------------------------------------------------------------
 
 
-class Evaluation(models.Model):
+class RunProgress:
+    """What a queued run shows while a worker runs it: whether it ended, and the share of its work done."""
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def progress(self) -> float:
+        """The share of the work done, in [0, 1]."""
+        if self.progress_total:
+            return min(1.0, self.progress_done / self.progress_total)
+        return 1.0 if self.status == self.Status.SUCCEEDED else 0.0
+
+
+class Evaluation(RunProgress, models.Model):
     """One offline run of policy versions over a dataset: its recorded answers replayed, or live calls scored.
 
     A Celery task claims it (queued -> running) and stores the summary in `results` and the curves as
@@ -328,17 +343,6 @@ class Evaluation(models.Model):
     def __str__(self) -> str:
         return f"evaluation #{self.pk}"
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
-
-    @property
-    def progress(self) -> float:
-        """The share of the work done, in [0, 1]."""
-        if self.progress_total:
-            return self.progress_done / self.progress_total
-        return 1.0 if self.status == self.Status.SUCCEEDED else 0.0
-
 
 class EvaluationPoint(models.Model):
     """One point of an evaluation's curves: a policy at one threshold, the random router or a single model."""
@@ -370,7 +374,7 @@ class EvaluationPoint(models.Model):
         return f"{self.label} #{self.position}"
 
 
-class RouterTraining(models.Model):
+class RouterTraining(RunProgress, models.Model):
     """One request to train a router, run by a worker (or the command) with its progress and outcome."""
 
     Status = Evaluation.Status
@@ -404,13 +408,3 @@ class RouterTraining(models.Model):
 
     def __str__(self) -> str:
         return f"training #{self.pk} of {self.name}"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
-
-    @property
-    def progress(self) -> float:
-        if self.progress_total:
-            return min(1.0, self.progress_done / self.progress_total)
-        return 1.0 if self.status == self.Status.SUCCEEDED else 0.0

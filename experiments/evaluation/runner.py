@@ -151,12 +151,7 @@ def _context(policy: Policy, replay: Replay, everyone: bool = False) -> RoutingC
     if isinstance(policy, LearnedPolicy):
         router = learned_router(policy)
         return RoutingContext(candidates=candidates, embed=StoredEmbeddings(replay), router=router)
-    embed = None
-    if policy.kind == "semantic":
-        from routing.policies.embeddings import embed as local_embed
-
-        embed = local_embed
-    return RoutingContext(candidates=candidates, embed=embed)
+    return RoutingContext(candidates=candidates, embed=embed_now if policy.kind == "semantic" else None)
 
 
 def learned_router(policy: LearnedPolicy):

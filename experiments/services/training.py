@@ -64,14 +64,9 @@ def training_set_from_dataset(*, dataset: str) -> TrainingSet:
         prompts.setdefault(prompt, {}).setdefault(model, []).append(quality / row.quality_scale)
         excluded[prompt] = excluded.get(prompt, False) or is_excluded
     seen = {model for qualities in prompts.values() for model in qualities}
-    models = tuple(model for model in dict.fromkeys([*row.model_names, *sorted(seen)]) if model in seen)
-    table = np.full((len(prompts), len(models)), np.nan)
-    for at, qualities in enumerate(prompts.values()):
-        for column, model in enumerate(models):
-            if model in qualities:
-                table[at, column] = float(np.mean(qualities[model]))
+    models = [model for model in dict.fromkeys([*row.model_names, *sorted(seen)]) if model in seen]
     source = {"kind": "dataset", "dataset": row.name, "quality_scale": row.quality_scale}
-    return TrainingSet(tuple(prompts), models, table, source, tuple(excluded[p] for p in prompts))
+    return TrainingSet.of_observations(prompts, models, source, [excluded[p] for p in prompts])
 
 
 register_source("dataset", training_set_from_dataset)

@@ -45,6 +45,23 @@ class TrainingSet:
                 f"qualities must be {len(self.prompts)} x {len(self.models)}, not {self.qualities.shape}"
             )
 
+    @classmethod
+    def of_observations(
+        cls,
+        observed: dict[str, dict[str, list[float]]],
+        models: Sequence[str],
+        source: dict,
+        excluded: Sequence[bool] = (),
+    ) -> TrainingSet:
+        """From each prompt's observed qualities per model (`{prompt: {model: [q, ...]}}`): one row per
+        prompt, one column per model in `models`, the mean of its observations, NaN where there is none."""
+        table = np.full((len(observed), len(models)), np.nan)
+        for at, qualities in enumerate(observed.values()):
+            for column, model in enumerate(models):
+                if model in qualities:
+                    table[at, column] = float(np.mean(qualities[model]))
+        return cls(tuple(observed), tuple(models), table, source, tuple(excluded))
+
     def counts(self, rows: Sequence[int] | None = None) -> dict[str, int]:
         """Per model, how many prompts hold its quality (among `rows`, or all)."""
         block = self.qualities if rows is None else self.qualities[list(rows)]
