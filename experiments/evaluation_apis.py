@@ -79,6 +79,12 @@ class EvaluationListCreateApi(APIView):
             many=True, allow_empty=False, queryset=PolicyVersion.objects.select_related("policy__route")
         )
         mode = serializers.ChoiceField(choices=Evaluation.Mode.choices, default=Evaluation.Mode.RECORDED)
+        weak = serializers.CharField(
+            max_length=200, required=False, default="", help_text="Recorded mode: the weak model (required)"
+        )
+        strong = serializers.CharField(
+            max_length=200, required=False, default="", help_text="Recorded mode: the strong model (required)"
+        )
 
         class Meta:
             ref_name = "EvaluationCreateInput"
@@ -96,6 +102,8 @@ class EvaluationListCreateApi(APIView):
             dataset=data["dataset"],
             policy_versions=data["policy_version_ids"],
             mode=data["mode"],
+            weak=data["weak"],
+            strong=data["strong"],
             user=request.user,
         )
         body = EvaluationOutputSerializer(selectors.evaluation_get(id=evaluation.id)).data

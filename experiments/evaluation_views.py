@@ -42,6 +42,20 @@ class EvaluationForm(forms.Form):
         widget=forms.SelectMultiple(attrs={"size": 8}),
     )
     mode = forms.ChoiceField(choices=Evaluation.Mode.choices, initial=Evaluation.Mode.RECORDED)
+    weak = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Weak model",
+        help_text="Recorded mode: the cheaper model of the comparison, as the dataset names it.",
+        widget=forms.TextInput(attrs={"list": "dataset-models"}),
+    )
+    strong = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Strong model",
+        help_text="Recorded mode: the model whose quality the router tries to keep.",
+        widget=forms.TextInput(attrs={"list": "dataset-models"}),
+    )
 
 
 class AttachForm(forms.Form):
@@ -55,9 +69,10 @@ def _apply_errors(form: forms.Form, exc: ValidationError) -> None:
 
 def _list_page(request, form: EvaluationForm, status: int = 200):
     evaluations = selectors.evaluation_list()[:LIST_LIMIT]
-    return render(
-        request, "experiments/evaluation_list.html", {"evaluations": evaluations, "form": form}, status=status
-    )
+    names = Dataset.objects.values_list("model_names", flat=True)
+    models = sorted({name for dataset_names in names for name in dataset_names})
+    context = {"evaluations": evaluations, "form": form, "dataset_models": models}
+    return render(request, "experiments/evaluation_list.html", context, status=status)
 
 
 @staff_member_required
@@ -76,6 +91,8 @@ def evaluation_create(request):
                 dataset=data["dataset"],
                 policy_versions=data["policy_version_ids"],
                 mode=data["mode"],
+                weak=data["weak"],
+                strong=data["strong"],
                 user=request.user,
             )
         except ValidationError as exc:
@@ -137,7 +154,7 @@ def _operating_points(evaluation: Evaluation) -> list[dict]:
     return [
         {"version": version, "label": version_label(version), "points": curves[version_label(version)]}
         for version in evaluation.policy_versions.all()
-        if version.kind in services.THRESHOLD_KINDS and version_label(version) in curves
+        if version.kind in services.SWEPT_KINDS and version_label(version) in curves
     ]
 
 

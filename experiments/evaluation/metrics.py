@@ -23,6 +23,7 @@ the strong model exactly the items it wins can score above 1.
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from collections.abc import Sequence
@@ -117,9 +118,11 @@ def threshold_sweep(
 def sweep_thresholds(scores: Sequence[float], max_points: int = DEFAULT_SWEEP_POINTS) -> list[float]:
     """Thresholds whose sweep runs from every item strong to none (or back, with `strong_below`).
 
-    Every distinct score when there are at most `max_points - 1`, else the scores at the quantiles
-    k / (max_points - 1) for k = 0 .. max_points - 2, so the shares step evenly; then one threshold just
-    above the largest score.
+    The cut points are every distinct score when there are at most `max_points - 1`, else the scores at
+    the quantiles k / (max_points - 1) for k = 0 .. max_points - 2, so the shares step evenly; then one
+    threshold just above the largest score. Past the smallest, each cut sits halfway between its score and
+    the next lower one: the same items fall on each side, and a policy published at that threshold splits
+    them the same way although a score recomputed online differs in its last bits.
     """
     ordered = sorted(scores)
     if not ordered:
@@ -131,7 +134,11 @@ def sweep_thresholds(scores: Sequence[float], max_points: int = DEFAULT_SWEEP_PO
     if len(distinct) > steps:
         n = len(ordered)
         distinct = list(dict.fromkeys(ordered[k * n // steps] for k in range(steps)))
-    return [*distinct, math.nextafter(ordered[-1], math.inf)]
+    cuts = [distinct[0]]
+    for value in distinct[1:]:
+        below = ordered[bisect.bisect_left(ordered, value) - 1]
+        cuts.append((below + value) / 2)
+    return [*cuts, math.nextafter(ordered[-1], math.inf)]
 
 
 def anchored_curve(points: Sequence[CurvePoint], weak: float, strong: float) -> list[tuple[float, float]]:

@@ -1,5 +1,5 @@
 """A dataset of recorded answers made ready to replay: the items holding both models' qualities, the weak
-and the strong model (lowest and highest mean quality), each item's cost on each.
+and the strong model as the person named them, each item's cost on each.
 
 An item costs estimate_tokens(prompt) x input price + estimate_tokens(answer) x output price of the model
 that answers it. Prices come from the registry's model whose model id is the recorded model name
@@ -8,7 +8,6 @@ that answers it. Prices come from the registry's model whose model id is the rec
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 from experiments.evaluation.common import EvaluationError
@@ -92,15 +91,12 @@ class Replay:
 Answers = dict[str, tuple[str, float | None]]  # model name -> (answer, quality)
 
 
-def replay_load(dataset: Dataset, *, weak: str | None = None, strong: str | None = None) -> Replay:
-    """The dataset ready to replay; `weak` and `strong` as the person named them, else the lowest and the
-    highest mean quality."""
+def replay_load(dataset: Dataset, *, weak: str, strong: str) -> Replay:
+    """The dataset ready to replay with `weak` and `strong` as the person named them: the two roles are
+    never inferred from the data."""
     items = _items(dataset)
-    if weak is not None and strong is not None:
-        weak_name, strong_name, notes = weak, strong, []
-        _named_check(items, dataset.name, weak, strong)
-    else:
-        weak_name, strong_name, notes = _pair(items, dataset.name)
+    _named_check(items, dataset.name, weak, strong)
+    weak_name, strong_name, notes = weak, strong, _gap_notes(items, weak, strong)
     weak, weak_note = _priced(weak_name, dataset.name, Model.Tier.CHEAP)
     strong, strong_note = _priced(strong_name, dataset.name, Model.Tier.PREMIUM)
     complete = [
@@ -175,28 +171,15 @@ def _quality(answers: Answers, model: str) -> float | None:
     return answers.get(model, ("", None))[1]
 
 
-def _pair(items: list[tuple[str, bool, Answers]], dataset_name: str) -> tuple[str, str, list[str]]:
-    """The weak and the strong model (lowest and highest mean quality), and a note when there are more."""
-    qualities: dict[str, list[float]] = defaultdict(list)
-    for _, _, answers in items:
-        for model, (_, quality) in answers.items():
-            if quality is not None:
-                qualities[model].append(quality)
-    if len(qualities) < 2:
-        raise EvaluationError(
-            f"Dataset {dataset_name!r} needs the recorded quality of two models to compare a weak and a "
-            f"strong one; it has {len(qualities)} ({', '.join(qualities) or 'none'})."
-        )
-    means = {model: sum(values) / len(values) for model, values in qualities.items()}
-    ranked = sorted(means, key=lambda model: (means[model], model))
-    notes = []
-    if means[ranked[0]] == means[ranked[-1]]:
-        notes.append("Both models have the same mean quality: there is no gap to recover, so no APGR or CPT.")
-    if len(ranked) > 2:
-        notes.append(
-            f"The dataset holds {len(ranked)} models; evaluated {ranked[0]} (weakest) against {ranked[-1]}."
-        )
-    return ranked[0], ranked[-1], notes
+def _gap_notes(items: list[tuple[str, bool, Answers]], weak: str, strong: str) -> list[str]:
+    """A note when the two models' mean qualities are equal: there is then no gap to recover."""
+    means = []
+    for name in (weak, strong):
+        values = [quality for _, _, answers in items if (quality := _quality(answers, name)) is not None]
+        means.append(sum(values) / len(values))
+    if means[0] == means[1]:
+        return ["Both models have the same mean quality: there is no gap to recover, so no APGR or CPT."]
+    return []
 
 
 def _registry_model(name: str, dataset_name: str) -> Model | None:

@@ -1,11 +1,14 @@
 """Run an evaluation: claim it, load the dataset's rows, run each policy over them, save the results.
 
-Recorded mode follows RouteLLM's method on a dataset of two models' recorded answers and qualities; the
-weak model is the one with the lower mean quality. For each policy version:
+Recorded mode follows RouteLLM's method on a dataset of recorded answers and qualities, with the weak and
+the strong model named by the person who starts the evaluation. For each policy version:
 
 - its own operating point: each item decided by the policy with the two models as the only candidates;
 - complexity: the policy's complexity score of each prompt is swept as a threshold, an item going to
   the strong model when score >= threshold;
+- learned (two models): the predicted gain of the strong model is swept the same way;
+- semantic: the nearest route's similarity is swept when its routes name one of the two models and its
+  default the other (strong when similarity >= threshold, or below it when the routes name the weak one);
 - cascade: the weak model's recorded answer is scored with `answer_confidence`, and the sweep escalates
   an item to the strong model when confidence < threshold, paying both calls when it does.
 
@@ -143,15 +146,17 @@ def _request(prompt: str) -> RouteRequest:
 
 def _context(policy: Policy, replay: Replay, everyone: bool = False) -> RoutingContext:
     """The two recorded models (or, with `everyone`, all of them) as the only candidates; a semantic
-    policy gets the local embedder, a learned one its trained router and the stored embeddings of the
-    prompts (each embedded once)."""
+    policy gets the stored embeddings of the prompts (each embedded once), a learned one those and its
+    trained router."""
     candidates = (replay.weak.candidate, replay.strong.candidate)
     if everyone:
         candidates = tuple(model.candidate for model in replay.models)
     if isinstance(policy, LearnedPolicy):
         router = learned_router(policy)
         return RoutingContext(candidates=candidates, embed=StoredEmbeddings(replay), router=router)
-    return RoutingContext(candidates=candidates, embed=embed_now if policy.kind == "semantic" else None)
+    if policy.kind == "semantic":
+        return RoutingContext(candidates=candidates, embed=StoredEmbeddings(replay))
+    return RoutingContext(candidates=candidates)
 
 
 def learned_router(policy: LearnedPolicy):
@@ -226,9 +231,26 @@ def policy_trace(policy: Policy, replay: Replay, progress: Progress) -> Trace:
         return Trace(
             tuple(strong), tuple(scores), strong_below=True, cascade=True, threshold=policy.threshold
         )
+    if policy.kind == "semantic":
+        direction = semantic_direction(policy, replay)
+        if direction is None or None in scores:  # no single cut, or an embedding failed
+            return Trace(tuple(strong))
+        return Trace(tuple(strong), tuple(scores), strong_below=direction, threshold=policy.threshold)
     swept = policy.kind == "complexity" or (isinstance(policy, LearnedPolicy) and policy.mode == "threshold")
     threshold = policy.threshold if isinstance(policy, LearnedPolicy) else None
     return Trace(tuple(strong), tuple(scores) if swept else None, threshold=threshold)
+
+
+def semantic_direction(policy, replay: Replay) -> bool | None:
+    """How a semantic policy's similarity threshold splits the two models: False when its routes name the
+    strong model and its default the weak one (strong at or above the threshold), True the other way
+    round, None when its routes name both or neither (no single threshold to sweep)."""
+    routed = {route.model for route in policy.routes}
+    if routed == {replay.strong.key} and policy.default == replay.weak.key:
+        return False
+    if routed == {replay.weak.key} and policy.default == replay.strong.key:
+        return True
+    return None
 
 
 def many_models(replay: Replay, traced: list) -> dict | None:
@@ -467,7 +489,9 @@ def _baseline_rows(
 def recorded_run(
     evaluation: Evaluation, versions: list[PolicyVersion], on_progress: ProgressCallback | None = None
 ) -> Outcome:
-    named = {"weak": evaluation.weak_model or None, "strong": evaluation.strong_model or None}
+    if not (evaluation.weak_model and evaluation.strong_model):
+        raise EvaluationError("A recorded evaluation needs its weak and strong model named.")
+    named = {"weak": evaluation.weak_model, "strong": evaluation.strong_model}
     replay = heldout_only(replay_load(evaluation.dataset, **named), versions, evaluation.dataset.name)
     progress = Progress(evaluation.id, len(replay.rows) * len(versions), on_progress)
     traced = [(version, *_traced(version, replay, progress)) for version in versions]

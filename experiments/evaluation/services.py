@@ -37,15 +37,19 @@ def _check(*, dataset: Dataset, versions: list[PolicyVersion], mode: str) -> Non
         )
 
 
-def _pair_check(dataset: Dataset, weak: str, strong: str) -> None:
-    if bool(weak) != bool(strong):
-        raise ValidationError({"weak": "Name both the weak and the strong model, or neither."})
+def _pair_check(dataset: Dataset, weak: str, strong: str, mode: str) -> None:
+    """A recorded evaluation's weak and strong model, named by the person: never inferred from the data."""
+    if mode != Evaluation.Mode.RECORDED:
+        return
+    models = ", ".join(dataset.model_names)
     for field, name in (("weak", weak), ("strong", strong)):
-        if name and name not in dataset.model_names:
+        if not name:
+            raise ValidationError({field: f"Name the {field} model of the comparison (one of {models})."})
+        if name not in dataset.model_names:
             raise ValidationError(
-                {field: f"{name!r} is not a model of {dataset.name} ({', '.join(dataset.model_names)})."}
+                {field: f"{name!r} is not a model of {dataset.name} ({models})."}
             )
-    if weak and weak == strong:
+    if weak == strong:
         raise ValidationError({"strong": "The weak and the strong model must differ."})
 
 
@@ -60,14 +64,18 @@ def evaluation_create(
     enqueue: bool = True,
 ) -> Evaluation:
     """A queued evaluation of the policy versions on the dataset; its run is enqueued once committed.
-    `weak` and `strong` name the two models of the APGR curves (both or neither)."""
+    A recorded evaluation needs `weak` and `strong`, the two models of its APGR curves."""
     versions = list(dict.fromkeys(policy_versions))
     _check(dataset=dataset, versions=versions, mode=mode)
-    _pair_check(dataset, weak or "", strong or "")
+    _pair_check(dataset, weak or "", strong or "", mode)
     creator = user if getattr(user, "is_authenticated", False) else None
     with transaction.atomic():
         evaluation = Evaluation.objects.create(
-            dataset=dataset, mode=mode, weak_model=weak or "", strong_model=strong or "", created_by=creator
+            dataset=dataset,
+            mode=mode,
+            weak_model=(weak or "") if mode == Evaluation.Mode.RECORDED else "",
+            strong_model=(strong or "") if mode == Evaluation.Mode.RECORDED else "",
+            created_by=creator,
         )
         evaluation.policy_versions.set(versions)
         if enqueue:
@@ -96,7 +104,32 @@ def evaluation_attach(*, evaluation: Evaluation, experiment: Experiment, user=No
     return evaluation
 
 
-THRESHOLD_KINDS = ("learned", "cascade")  # kinds whose swept threshold is the spec's `threshold`
+SWEPT_KINDS = ("learned", "cascade", "semantic", "complexity")  # kinds a curve's point can be published of
+
+
+def spec_at(spec: dict, threshold: float, *, weak: str, strong: str) -> dict:
+    """The spec that decides as the swept curve did at `threshold`. A learned, cascade or semantic policy
+    takes it as its `threshold`; a complexity policy sends the items scoring at least `threshold` to its
+    strong tier's models and the rest to its weak tier's (`weak` and `strong` are the registry keys of
+    the evaluated pair)."""
+    if spec.get("kind") != "complexity":
+        return {**spec, "threshold": threshold}
+    if threshold > 1:
+        why = (
+            "No complexity cut sends every item to the weak model (a score is at most 1); publish a rules "
+            "policy with the weak model as its default instead."
+        )
+        raise ValidationError({"threshold": why})
+    tiers = spec.get("tiers", {})
+    weak_models = next((ms for ms in tiers.values() if ms and ms[0] == weak), [weak])
+    strong_models = next((ms for ms in tiers.values() if ms and ms[0] == strong), [strong])
+    if threshold <= 0:
+        cut = {"tiers": {"simple": strong_models, "moderate": strong_models, "complex": strong_models}}
+        return {**spec, **cut}
+    moderate = spec.get("thresholds", {}).get("moderate", 0.25)
+    thresholds = {"moderate": moderate if moderate < threshold else threshold / 2, "complex": threshold}
+    tiers = {"simple": weak_models, "moderate": weak_models, "complex": strong_models}
+    return {**spec, "tiers": tiers, "thresholds": thresholds}
 
 
 @transaction.atomic
@@ -107,7 +140,7 @@ def operating_point_publish(*, evaluation: Evaluation, version: PolicyVersion, t
     from experiments.models import EvaluationPoint
     from routing import services as routing_services
 
-    if version.kind not in THRESHOLD_KINDS:
+    if version.kind not in SWEPT_KINDS:
         raise ValidationError({"threshold": f"A {version.kind} policy has no threshold to set from a curve."})
     if not evaluation.policy_versions.filter(id=version.id).exists():
         raise ValidationError(
@@ -127,5 +160,7 @@ def operating_point_publish(*, evaluation: Evaluation, version: PolicyVersion, t
         f"operating point of evaluation #{evaluation.id}: threshold {threshold:.6g}, strong share "
         f"{point.strong_share:.1%}, quality {point.quality:.4f}, ${point.cost:.6f} per item"
     )
-    spec = {**version.spec, "threshold": threshold}
+    pair = evaluation.results.get("models", {})
+    keys = {role: pair.get(role, {}).get("key", "") for role in ("weak", "strong")}
+    spec = spec_at(version.spec, threshold, **keys)
     return routing_services.policy_publish(policy=version.policy, spec=spec, note=note[:300], user=user)

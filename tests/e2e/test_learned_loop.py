@@ -115,7 +115,11 @@ def test_a_router_trained_on_routed_calls_is_within_005_apgr_of_one_trained_on_t
     ]
     evaluation = evaluation_run(
         evaluation_id=evaluation_create(
-            dataset=Dataset.objects.get(name=dataset.name), policy_versions=versions, enqueue=False
+            dataset=Dataset.objects.get(name=dataset.name),
+            policy_versions=versions,
+            weak=WEAK,
+            strong=STRONG,
+            enqueue=False,
         ).id
     )
     assert evaluation.status == "succeeded", evaluation.error

@@ -23,6 +23,7 @@ from experiments.services import dataset_import
 from routing import services
 from routing.models import AuditEntry, Call, Provider
 from routing.policies import estimate_tokens
+from routing.policies.embeddings import embed
 from tests.datasets import datasets_dir, require_dataset
 from tests.factories import ExperimentFactory
 
@@ -112,8 +113,14 @@ def small(tmp_path) -> SimpleNamespace:
     return SimpleNamespace(dataset=dataset, policies=policies)
 
 
-def run(dataset: Dataset, *versions, mode: str = "recorded") -> Evaluation:
-    evaluation = evaluation_create(dataset=dataset, policy_versions=versions, mode=mode, enqueue=False)
+def run(dataset: Dataset, *versions, mode: str = "recorded", weak: str = "", strong: str = "") -> Evaluation:
+    """Evaluate `versions`; recorded, the dataset's first and last model are the weak and strong ones
+    unless named (every dataset here lists its weak model first)."""
+    if mode == "recorded":
+        weak, strong = weak or dataset.model_names[0], strong or dataset.model_names[-1]
+    evaluation = evaluation_create(
+        dataset=dataset, policy_versions=versions, mode=mode, weak=weak, strong=strong, enqueue=False
+    )
     return evaluation_run(evaluation_id=evaluation.id)
 
 
@@ -236,7 +243,7 @@ def test_a_dataset_without_two_models_qualities_ends_the_run_failed_with_the_rea
     evaluation = run(dataset, small.policies.cascade)
 
     assert evaluation.status == "failed"
-    assert "needs the recorded quality of two models" in evaluation.error
+    assert "has no recorded quality in 'answers-only'" in evaluation.error
     assert evaluation.finished_at is not None and evaluation.results == {}
 
 
@@ -305,7 +312,8 @@ def test_the_command_runs_an_evaluation_inline_and_prints_the_result_table(small
 
     call_command(
         "evaluate_policy", "--dataset", "small", "--policy", "maths/cascade@v1",
-        "--policy", "maths/by-complexity", "--inline", stdout=out,
+        "--policy", "maths/by-complexity", "--weak", "small-model", "--strong", "big-model", "--inline",
+        stdout=out,
     )  # fmt: skip
 
     text = out.getvalue()
@@ -335,7 +343,13 @@ def test_the_web_ui_starts_an_evaluation_then_shows_its_curves_summary_and_csv(c
 
     response = client.post(
         "/evaluations/new",
-        {"dataset": "small", "policy_version_ids": [small.policies.cascade.id], "mode": "recorded"},
+        {
+            "dataset": "small",
+            "policy_version_ids": [small.policies.cascade.id],
+            "mode": "recorded",
+            "weak": "small-model",
+            "strong": "big-model",
+        },
     )
     evaluation = Evaluation.objects.get()
     assert response.status_code == 302 and response.url == f"/evaluations/{evaluation.id}/"
@@ -399,6 +413,95 @@ def test_the_api_refuses_an_unknown_dataset_and_an_empty_policy_list_naming_each
     assert set(response.json()["error"]["fields"]) == {"dataset", "policy_version_ids"}
 
 
+def test_a_recorded_evaluation_needs_its_weak_and_strong_model_named_never_inferred(
+    client, staff_user, small
+):
+    versions = [small.policies.cascade]
+    same = {"weak": "big-model", "strong": "big-model"}
+    cases = [({}, "weak"), ({"weak": "small-model"}, "strong"), (same, "strong")]
+    for named, field in cases:
+        with pytest.raises(ValidationError) as raised:
+            evaluation_create(dataset=small.dataset, policy_versions=versions, enqueue=False, **named)
+        assert list(raised.value.message_dict) == [field]
+
+    client.force_login(staff_user)
+    body = {"dataset": "small", "policy_version_ids": [small.policies.cascade.id], "mode": "recorded"}
+    page = client.post("/evaluations/new", {**body, "weak": "small-model"})
+    assert page.status_code == 400
+    text = page.content.decode()
+    assert "Name the strong model of the comparison (one of small-model, big-model)." in text
+    assert '<option value="big-model">' in text  # the form offers the datasets' model names
+    assert not Evaluation.objects.exists()
+
+    swapped = run(small.dataset, small.policies.complexity, weak="big-model", strong="small-model")
+    weak = swapped.results["baselines"]["weak"]
+    assert (weak["model"], weak["quality"]) == ("big-model", SMALL_STRONG_ACCURACY)
+
+
+def _decided_strong_share(spec: dict, replay, embed=None) -> float:
+    """The share of the replay's items the policy of `spec` sends to the strong model, decided online."""
+    from routing.policies import RouteRequest, RoutingContext, compile_policy
+
+    policy = compile_policy(spec)
+    context = RoutingContext(candidates=(replay.weak.candidate, replay.strong.candidate), embed=embed)
+    chosen = [
+        policy.decide(RouteRequest(text=row.prompt, input_tokens=estimate_tokens(row.prompt)), context).model
+        for row in replay.rows
+    ]
+    return chosen.count(replay.strong.key) / len(chosen)
+
+
+def test_a_complexity_point_published_from_the_curve_decides_as_the_curve_did(small):
+    from experiments.evaluation.replay import replay_load
+    from experiments.evaluation.services import operating_point_publish
+
+    version = small.policies.complexity
+    evaluation = run(small.dataset, version)
+    replay = replay_load(small.dataset, weak="small-model", strong="big-model")
+    points = curve(evaluation, "maths/by-complexity@v1")
+    assert len(points) >= 3
+    for point in points:
+        if point.threshold > 1:  # every item weak: no complexity cut does that
+            with pytest.raises(ValidationError, match="publish a rules policy"):
+                operating_point_publish(evaluation=evaluation, version=version, threshold=point.threshold)
+            continue
+        published = operating_point_publish(evaluation=evaluation, version=version, threshold=point.threshold)
+        assert _decided_strong_share(published.spec, replay) == pytest.approx(point.strong_share)
+        assert f"threshold {point.threshold:.6g}" in published.note
+
+
+def test_a_semantic_policys_similarity_is_swept_and_a_point_published(small):
+    from experiments.evaluation.replay import replay_load
+    from experiments.evaluation.services import operating_point_publish
+
+    tiers = small.policies.complexity.spec["tiers"]
+    weak, strong = tiers["simple"][0], tiers["complex"][0]
+    utterances = ["Prove this theorem step by step.", "Derive the formula and compare the trade-offs."]
+    hard = {"name": "hard", "model": strong, "utterances": utterances}
+    route = small.policies.route
+    spec = {"kind": "semantic", "routes": [hard], "default": weak, "threshold": 0.3}
+    semantic = services.policy_create(route=route, name="semantic", spec=spec)
+    both = [hard, {**hard, "name": "easy", "model": weak}]
+    mixed = services.policy_create(
+        route=route, name="mixed", spec={"kind": "semantic", "routes": both, "default": weak}
+    )
+
+    evaluation = run(small.dataset, semantic, mixed)
+
+    figures = by_label(evaluation)
+    assert figures["maths/semantic@v1"]["swept"] is True and figures["maths/semantic@v1"]["apgr"] is not None
+    assert figures["maths/mixed@v1"]["swept"] is False  # its routes name both models: no single cut
+    points = curve(evaluation, "maths/semantic@v1")
+    by_threshold = sorted(points, key=lambda point: point.threshold)
+    shares = [point.strong_share for point in by_threshold]  # strong at or above the cut: fewer as it rises
+    assert shares[0] == 1.0 and shares[-1] == 0.0 and shares == sorted(shares, reverse=True)
+    inside = next(point for point in points if 0 < point.strong_share < 1)
+    published = operating_point_publish(evaluation=evaluation, version=semantic, threshold=inside.threshold)
+    assert published.spec == {**semantic.spec, "threshold": inside.threshold}
+    replay = replay_load(small.dataset, weak="small-model", strong="big-model")
+    assert _decided_strong_share(published.spec, replay, embed) == pytest.approx(inside.strong_share)
+
+
 def test_the_openapi_schema_describes_the_evaluations_api(client):
     from openapi_spec_validator import validate
 
@@ -422,6 +525,12 @@ def test_an_evaluation_posted_to_the_api_is_run_by_a_real_worker_and_its_results
     created = staff_api.post(
         "/api/v1/evaluations",
         {"dataset": "small", "policy_version_ids": ids, "mode": "recorded"},
+        format="json",
+    )
+    assert created.status_code == 400 and set(created.json()["error"]["fields"]) == {"weak"}
+    created = staff_api.post(
+        "/api/v1/evaluations",
+        {"dataset": "small", "policy_version_ids": ids, "weak": "small-model", "strong": "big-model"},
         format="json",
     )
     assert created.status_code == 201, created.content
@@ -456,8 +565,9 @@ def test_the_command_waits_for_a_real_worker_following_its_progress_to_the_resul
     out = io.StringIO()
 
     call_command(
-        "evaluate_policy", "--dataset", "small", "--policy", "maths/cascade@v1", "--wait", stdout=out
-    )
+        "evaluate_policy", "--dataset", "small", "--policy", "maths/cascade@v1", "--weak", "small-model",
+        "--strong", "big-model", "--wait", stdout=out,
+    )  # fmt: skip
 
     text = out.getvalue()
     evaluation = Evaluation.objects.get()

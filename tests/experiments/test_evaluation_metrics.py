@@ -76,7 +76,7 @@ def test_sweep_thresholds_run_from_every_item_strong_to_none_in_both_directions(
     upward = threshold_sweep(scores, WEAK, STRONG, thresholds)
     downward = threshold_sweep(scores, WEAK, STRONG, thresholds, strong_below=True)
 
-    assert thresholds[:3] == [0.1, 0.3, 0.7] and thresholds[3] > 0.7
+    assert thresholds[:3] == [0.1, 0.2, 0.5] and thresholds[3] > 0.7  # halfway between scores
     assert [p.strong_share for p in upward] == [1.0, 0.75, 0.25, 0.0]
     assert [p.strong_share for p in downward] == [0.0, 0.25, 0.75, 1.0]
 

@@ -67,7 +67,11 @@ def test_on_mmlu_the_learned_router_reaches_062_and_beats_complexity_on_the_same
         route=route, name="complexity", spec={"kind": "complexity", "tiers": tiers}
     )
     evaluation = evaluation_create(
-        dataset=router_dataset(), policy_versions=[learned, complexity], enqueue=False
+        dataset=router_dataset(),
+        policy_versions=[learned, complexity],
+        weak=WEAK,
+        strong=STRONG,
+        enqueue=False,
     )
     evaluation = evaluation_run(evaluation_id=evaluation.id)
     assert evaluation.status == Evaluation.Status.SUCCEEDED, evaluation.error

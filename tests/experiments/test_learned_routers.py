@@ -439,7 +439,7 @@ def test_a_three_model_evaluation_shows_every_model_the_frontier_best_single_and
 def test_an_evaluation_refuses_a_weak_or_strong_model_the_dataset_does_not_hold(three):
     with pytest.raises(CommandError, match="'gpt-9' is not a model of three"):
         evaluate("--dataset", "three", "--policy", "three/learned", "--weak", WEAK, "--strong", "gpt-9")
-    with pytest.raises(CommandError, match="Name both the weak and the strong model"):
+    with pytest.raises(CommandError, match="Name the strong model of the comparison"):
         evaluate("--dataset", "three", "--policy", "three/learned", "--weak", WEAK)
 
 
