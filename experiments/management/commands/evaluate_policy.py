@@ -39,8 +39,8 @@ class Command(BaseCommand):
             help="A policy version to evaluate (repeat for several); without @vN, the latest version.",
         )
         parser.add_argument("--mode", choices=Evaluation.Mode.values, default=Evaluation.Mode.RECORDED)
-        parser.add_argument("--weak", default="", help="Recorded mode (required): the weak model of the APGR curves.")
-        parser.add_argument("--strong", default="", help="Recorded mode (required): the strong model of the APGR curves.")
+        parser.add_argument("--weak", default="", help="Recorded mode (required): the weak model.")
+        parser.add_argument("--strong", default="", help="Recorded mode (required): the strong model.")
         parser.add_argument(
             "--json", action="store_true", help="Print the figures as JSON instead of the table."
         )
