@@ -8,13 +8,18 @@ class AnalyticsConfig(AppConfig):
     def ready(self) -> None:
         """Plug analytics into routing (routing.hooks): route scoring settings, scoring stored calls, and
         feedback held for calls not stored yet."""
+        from analytics.reports import promotion_verdict, report_family_size
         from analytics.scoring_config import scoring_validate
         from analytics.tasks import feedback_pending_enqueue, score_calls_enqueue
         from analytics.training import training_set_from_route
+        from experiments.planning import register_family_size
+        from experiments.services.promotions import register_verdict_source
         from experiments.training_sources import register_source
         from routing import hooks
 
         register_source("route", training_set_from_route)
+        register_family_size(report_family_size)
+        register_verdict_source(promotion_verdict)
 
         hooks.register_scoring_validator(scoring_validate)
         hooks.register_calls_stored(score_calls_enqueue)

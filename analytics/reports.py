@@ -1,10 +1,11 @@
 """The significance report of an experiment, built from roll-ups alone (never from the call table).
 
 For the current phase, each variant's users are the unit: per-call metrics are ratio metrics over users
-(the delta method keeps calls of one user from passing for independent samples). Each treatment is
-compared with the control on every metric by the engine in analytics/stats; p-values are Holm-corrected
-across metrics; guardrails fail on a significant change for the worse; a sample-ratio-mismatch check
-guards the split; latency percentiles come from the roll-up's histogram.
+(the delta method keeps calls of one user from passing for independent samples). `analytics.comparison`
+compares each treatment with the control on every metric with the experiment's engine, corrects the
+p-values across every treatment and metric at once, tests rare events exactly and judges guardrails
+against their margins; a sample-ratio-mismatch check guards the split; each treatment gets a decision
+(ship, wait, no-ship) with its reasons; latency percentiles come from the roll-up's histogram.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import connection
 
+from analytics.comparison import Decision, Design, MetricInput, MetricRow, compare, decisions
 from analytics.rollups import histogram_percentile
-from analytics.stats import EffectResult, RatioStat, holm, sample_ratio_mismatch, sequential_test, welch_test
+from analytics.scoring_config import ScoringConfigError, scoring_settings
+from analytics.stats import RatioStat, sample_ratio_mismatch
 
 # metric key -> (label, numerator column, denominator column, lower is better, guardrail group, unit)
 CALL_METRICS = {
@@ -40,23 +43,6 @@ FROM analytics_userscoreaggregate WHERE experiment_id = %s AND phase = %s GROUP 
 HISTOGRAM = """
 SELECT variant, bucket, count FROM analytics_latencyhistogram WHERE experiment_id = %s AND phase = %s
 """
-
-
-@dataclass(frozen=True)
-class MetricRow:
-    key: str
-    label: str
-    variant: str
-    unit: str
-    lower_is_better: bool
-    control: float
-    treatment: float
-    absolute: EffectResult
-    relative: EffectResult
-    p_adjusted: float
-    significant: bool
-    direction: str | None  # "better", "worse" or None when not significant
-    guardrail: str | None  # "pass", "fail" or None when the metric is no guardrail
 
 
 @dataclass(frozen=True)
@@ -85,7 +71,12 @@ class ExperimentReport:
     progress: float
     rows: list[MetricRow]
     verdict: list[str]
+    correction: str = "holm"
+    decisions: list[Decision] = field(default_factory=list)
     generated_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    def decision_of(self, variant: str) -> Decision | None:
+        return next((decision for decision in self.decisions if decision.variant == variant), None)
 
     def as_json(self) -> dict:
         return _finite(asdict(self))
@@ -147,30 +138,47 @@ def _percentiles(experiment_id: int, phase: int) -> dict[str, dict[str, float | 
     return {v: {name: histogram_percentile(c, q) for name, q in PERCENTILES} for v, c in counts.items()}
 
 
-def _test(control: RatioStat, treatment: RatioStat, alpha: float, relative: bool) -> EffectResult:
-    test = sequential_test if settings.STATS_ENGINE == "sequential" else welch_test
-    return test(control, treatment, alpha=alpha, relative=relative)
+def _design(experiment) -> Design:
+    """The experiment's engine and correction (else the settings'), its guardrails and their margins; the
+    sequential tuning is the planned sample of a pair of arms, as GrowthBook sets it from the plan."""
+    return Design(
+        alpha=experiment.alpha,
+        engine=experiment.engine or settings.STATS_ENGINE,
+        correction=experiment.correction or settings.STATS_CORRECTION,
+        tuning=float(2 * experiment.min_sample_per_variant),
+        guardrails=frozenset(experiment.guardrail_metrics or []),
+        margins=dict(experiment.guardrail_margins or {}),
+    )
 
 
-@dataclass(frozen=True)
-class _Metric:
-    key: str
-    label: str
-    unit: str
-    lower_is_better: bool
-    guardrail_group: str | None
-    control: RatioStat
-    treatment: RatioStat
+def _events(control: RatioStat, treatment: RatioStat) -> tuple[int, int, int, int]:
+    return (
+        round(control.numerator_sum),
+        round(control.denominator_sum),
+        round(treatment.numerator_sum),
+        round(treatment.denominator_sum),
+    )
 
 
-def _metrics(control: dict, treatment: dict, control_scores: dict, treatment_scores: dict) -> list[_Metric]:
+def _metrics(
+    control: dict, treatment: dict, control_scores: dict, treatment_scores: dict
+) -> list[MetricInput]:
     metrics = [
-        _Metric(key, label, unit, lower, group, control[key], treatment[key])
+        MetricInput(
+            key,
+            label,
+            unit,
+            lower,
+            group,
+            control[key],
+            treatment[key],
+            _events(control[key], treatment[key]) if unit == "rate" else None,
+        )
         for key, (label, _, _, lower, group, unit) in CALL_METRICS.items()
     ]
     for scorer in sorted(set(control_scores) & set(treatment_scores)):
         metrics.append(
-            _Metric(
+            MetricInput(
                 f"quality:{scorer}",
                 f"quality ({scorer})",
                 "score",
@@ -181,38 +189,6 @@ def _metrics(control: dict, treatment: dict, control_scores: dict, treatment_sco
             )
         )
     return metrics
-
-
-def _rows(variant: str, metrics: list[_Metric], alpha: float, guardrails: set[str]) -> list[MetricRow]:
-    absolute = [_test(m.control, m.treatment, alpha, relative=False) for m in metrics]
-    relative = [_test(m.control, m.treatment, alpha, relative=True) for m in metrics]
-    adjusted = holm([r.p_value for r in absolute])
-    rows = []
-    for m, abs_result, rel_result, p in zip(metrics, absolute, relative, adjusted, strict=True):
-        significant = p < alpha
-        worse = (abs_result.estimate > 0) == m.lower_is_better
-        direction = ("worse" if worse else "better") if significant else None
-        guardrail = (
-            None if m.guardrail_group not in guardrails else ("fail" if direction == "worse" else "pass")
-        )
-        rows.append(
-            MetricRow(
-                m.key,
-                m.label,
-                variant,
-                m.unit,
-                m.lower_is_better,
-                m.control.mean,
-                m.treatment.mean,
-                abs_result,
-                rel_result,
-                p,
-                significant,
-                direction,
-                guardrail,
-            )
-        )
-    return rows
 
 
 def _percent(value: float) -> str:
@@ -244,23 +220,31 @@ def _describe(row: MetricRow) -> str:
     return f"{row.variant} changes {row.label} by {change}, which is {row.direction}"
 
 
-def _verdict(rows: list[MetricRow], srm_mismatch: bool, progress: float) -> list[str]:
+def _verdict(
+    rows: list[MetricRow], decided: list[Decision], srm_mismatch: bool, progress: float
+) -> list[str]:
     lines = []
-    for variant in dict.fromkeys(row.variant for row in rows):
-        mine = [r for r in rows if r.variant == variant]
+    for decision in decided:
+        mine = [r for r in rows if r.variant == decision.variant]
         headline = [r for r in mine if r.key == "cost" or r.key.startswith("quality:")]
         lines.append("; ".join(_describe(r) for r in headline) + ".")
         failed = [r.label for r in mine if r.guardrail == "fail"]
         if failed:
             lines.append(
-                f"{variant} fails its guardrails on {', '.join(failed)}: do not promote it as it is."
+                f"{decision.variant} fails its guardrails on {', '.join(failed)}: do not promote it as it is."
+            )
+        undecided = [r.label for r in mine if r.guardrail == "undecided"]
+        if undecided:
+            lines.append(
+                f"{decision.variant}'s guardrails on {', '.join(undecided)} are undecided: not enough data "
+                "to show the change stays within its margin."
             )
     if srm_mismatch:
         lines.append(
             "Sample ratio mismatch (p < 0.001): the split is not what the weights say; fix it first."
         )
     if progress < 1:
-        lines.append(f"The sample is {progress:.0%} of the minimum per variant; keep collecting.")
+        lines.append(f"The sample is {progress:.0%} of the required sample per variant; keep collecting.")
     return lines
 
 
@@ -272,19 +256,25 @@ def experiment_report(*, experiment) -> ExperimentReport:
     percentiles = _percentiles(experiment.id, experiment.phase)
     empty = {"users": 0, "calls": 0, **{key: RatioStat(0, 0, 0, 0, 0, 0) for key in CALL_METRICS}}
     control = variants[0].key
-    guardrails = set(experiment.guardrail_metrics or [])
-    rows = []
-    for variant in variants[1:]:
-        metrics = _metrics(
-            users.get(control, empty),
-            users.get(variant.key, empty),
-            scores.get(control, {}),
-            scores.get(variant.key, {}),
+    design = _design(experiment)
+    arms = [
+        (
+            variant.key,
+            _metrics(
+                users.get(control, empty),
+                users.get(variant.key, empty),
+                scores.get(control, {}),
+                scores.get(variant.key, {}),
+            ),
         )
-        rows += _rows(variant.key, metrics, experiment.alpha, guardrails)
+        for variant in variants[1:]
+    ]
+    rows = compare(arms, design)
     counts = [users.get(v.key, empty)["users"] for v in variants]
     srm = sample_ratio_mismatch(counts, [v.weight for v in variants]) if sum(counts) else None
     progress = min(min(counts) / experiment.min_sample_per_variant, 1.0) if counts else 0.0
+    mismatch = bool(srm and srm.mismatch)
+    decided = decisions(rows, primary=experiment.primary_metric, srm_mismatch=mismatch, progress=progress)
     summaries = [
         VariantSummary(
             v.key,
@@ -301,14 +291,40 @@ def experiment_report(*, experiment) -> ExperimentReport:
         experiment.route.name,
         experiment.status,
         experiment.phase,
-        settings.STATS_ENGINE,
+        design.engine,
         experiment.alpha,
         experiment.primary_metric,
         summaries,
         srm.p_value if srm else None,
-        bool(srm and srm.mismatch),
+        mismatch,
         experiment.min_sample_per_variant,
         progress,
         rows,
-        _verdict(rows, bool(srm and srm.mismatch), progress),
+        _verdict(rows, decided, mismatch, progress),
+        correction=design.correction,
+        decisions=decided,
     )
+
+
+def report_family_size(route) -> int:
+    """How many metrics the report tests per treatment on this route: the per-call metrics and one
+    quality metric per scorer the route runs (the plan sizes its correction with it)."""
+    try:
+        scorers = scoring_settings(route.scoring or None).scorers
+    except ScoringConfigError:
+        scorers = ()
+    return len(CALL_METRICS) + len(scorers)
+
+
+def promotion_verdict(experiment, variant_key: str) -> tuple[dict, dict]:
+    """The variant's decision in the current report, and the report (the promotion gate's evidence).
+    Promoting the control is a ship decision only when no treatment is one."""
+    report = experiment_report(experiment=experiment)
+    decision = report.decision_of(variant_key)
+    if decision is not None:
+        verdict = {"state": decision.state, "reasons": list(decision.reasons)}
+    else:
+        shipping = [d.variant for d in report.decisions if d.state == "ship"]
+        reasons = [f"{', '.join(shipping)} should ship instead"] if shipping else []
+        verdict = {"state": "no-ship" if shipping else "ship", "reasons": reasons}
+    return verdict, report.as_json()

@@ -233,8 +233,15 @@ WEBHOOK_SIGNING_SECRET = (
 # -- statistics and reports --------------------------------------------------------------------------------
 
 STATS_ENGINE = env_str("STATS_ENGINE", "sequential")
-if STATS_ENGINE not in {"sequential", "fixed"}:
-    raise EnvError(f"STATS_ENGINE={STATS_ENGINE!r}: use sequential (always-valid, watch daily) or fixed")
+if STATS_ENGINE not in {"sequential", "fixed", "bayesian"}:
+    raise EnvError(
+        f"STATS_ENGINE={STATS_ENGINE!r}: use sequential (always-valid, watch daily), fixed or bayesian"
+    )
+STATS_CORRECTION = env_str("STATS_CORRECTION", "holm")
+if STATS_CORRECTION not in {"holm", "bh"}:
+    raise EnvError(
+        f"STATS_CORRECTION={STATS_CORRECTION!r}: use holm (family-wise error) or bh (false discovery)"
+    )
 REPORT_RECIPIENTS = env_list("REPORT_RECIPIENTS", [])
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")

@@ -252,6 +252,11 @@ class ExperimentPromoteApi(ExperimentApi):
         variant = serializers.CharField(max_length=64)
         reason = serializers.CharField()
         report = serializers.DictField(required=False)
+        override_reason = serializers.CharField(
+            required=False,
+            default="",
+            help_text="Required when the variant's verdict is not ship: why promote it anyway.",
+        )
 
         class Meta:
             ref_name = "ExperimentPromoteInput"

@@ -6,7 +6,7 @@ import json
 
 from django import forms
 
-from experiments.models import Experiment
+from experiments.models import Correction, Engine, Experiment
 from routing.models import PolicyVersion, Route
 
 METRICS = Experiment._meta.get_field("primary_metric").choices
@@ -44,8 +44,25 @@ class ExperimentForm(forms.Form):
     guardrail_metrics = forms.MultipleChoiceField(
         choices=METRICS, required=False, widget=forms.CheckboxSelectMultiple
     )
+    guardrail_margins = forms.CharField(
+        required=False,
+        initial="{}",
+        label="Guardrail margins",
+        help_text='Non-inferiority margin per guardrail, e.g. {"latency": 0.05} allows 5% worse latency.',
+    )
+    engine = forms.ChoiceField(
+        choices=[("", "Default (the STATS_ENGINE setting)"), *Engine.choices], required=False
+    )
+    correction = forms.ChoiceField(
+        choices=[("", "Default (the STATS_CORRECTION setting)"), *Correction.choices], required=False
+    )
     alpha = forms.FloatField(initial=0.05)
-    min_sample_per_variant = forms.IntegerField(initial=1000, min_value=1)
+    min_sample_per_variant = forms.IntegerField(
+        initial=100,
+        min_value=1,
+        label="Minimum sample per variant",
+        help_text="The plan raises it to the sample its power calculation needs.",
+    )
     mde = forms.FloatField(
         initial=0.05,
         label="Smallest relative effect worth detecting",
@@ -60,6 +77,16 @@ class ExperimentForm(forms.Form):
             raise forms.ValidationError(f"Not valid JSON: {exc}") from None
         if not isinstance(value, dict):
             raise forms.ValidationError("Targeting must be a JSON object.")
+        return value
+
+    def clean_guardrail_margins(self):
+        text = self.cleaned_data["guardrail_margins"] or "{}"
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Margins must be a JSON object.")
         return value
 
     def variant_specs(self) -> list[dict]:
@@ -85,6 +112,9 @@ class ExperimentForm(forms.Form):
             "targeting": data["targeting"],
             "primary_metric": data["primary_metric"],
             "guardrail_metrics": data["guardrail_metrics"],
+            "guardrail_margins": data["guardrail_margins"],
+            "engine": data["engine"],
+            "correction": data["correction"],
             "alpha": data["alpha"],
             "min_sample_per_variant": data["min_sample_per_variant"],
         }
@@ -97,6 +127,11 @@ class CoverageForm(forms.Form):
 class PromoteForm(forms.Form):
     variant = forms.CharField()
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+    override_reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        label="Why promote although the verdict is not ship",
+    )
 
 
 class RollbackForm(forms.Form):

@@ -99,6 +99,17 @@ class Metric(models.TextChoices):
     ERROR_RATE = "error_rate", "Error rate"
 
 
+class Engine(models.TextChoices):
+    SEQUENTIAL = "sequential", "Sequential (always valid, look daily)"
+    FIXED = "fixed", "Fixed horizon (one look at the planned size)"
+    BAYESIAN = "bayesian", "Bayesian (chance to win, risk)"
+
+
+class Correction(models.TextChoices):
+    HOLM = "holm", "Holm (family-wise error)"
+    BH = "bh", "Benjamini-Hochberg (false discovery rate)"
+
+
 class Experiment(models.Model):
     """An A/B test of policy versions on a route's traffic; users are assigned by GrowthBook hashing."""
 
@@ -128,6 +139,23 @@ class Experiment(models.Model):
     )
     primary_metric = models.CharField(max_length=16, choices=Metric.choices, default=Metric.QUALITY)
     guardrail_metrics = models.JSONField(default=list, blank=True)
+    guardrail_margins = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Non-inferiority margin per guardrail, relative: {"latency": 0.05} allows 5% worse.',
+    )
+    engine = models.CharField(
+        max_length=16,
+        choices=Engine.choices,
+        blank=True,
+        help_text="Blank: the STATS_ENGINE setting.",
+    )
+    correction = models.CharField(
+        max_length=8,
+        choices=Correction.choices,
+        blank=True,
+        help_text="Across every treatment and metric. Blank: the STATS_CORRECTION setting.",
+    )
     alpha = models.FloatField(default=0.05, validators=[MaxValueValidator(0.5)])
     min_sample_per_variant = models.PositiveIntegerField(default=1000, validators=[MinValueValidator(1)])
     phase = models.PositiveIntegerField(default=1, help_text="The current phase's number.")
@@ -241,6 +269,14 @@ class Promotion(models.Model):
     promoted_at = models.DateTimeField()
     reason = models.TextField()
     report = models.JSONField(default=dict, blank=True, help_text="The evidence the promotion relied on.")
+    verdict = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The variant's decision (ship, wait, no-ship) and its reasons then.",
+    )
+    override_reason = models.TextField(
+        blank=True, help_text="Why the variant was promoted although its decision was not ship."
+    )
     rolled_back_at = models.DateTimeField(null=True, blank=True)
     rolled_back_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -10,6 +10,20 @@ Two-sided tests at level alpha with power 1 - beta, equal allocation, normal app
 
 With k treatment arms compared to one control, alpha is split Bonferroni-style (alpha / k) so the family
 of comparisons keeps its level. delta is absolute; callers pass a relative effect times the baseline.
+
+`engine_sample_size` sizes an experiment for the report's own test: the family of `comparisons` p-values
+(every treatment on every metric) corrected together, so the primary metric's p must fall below
+alpha / comparisons when it is the first to be rejected (Holm's first step). With per-unit variance
+sigma^2, n users per arm and delta the true change, se = sigma sqrt(2 / n) and
+
+    fixed:       reject when |delta_hat| / se > z_{1 - alpha / (2 comparisons)}
+    sequential:  reject when the always-valid p-value (see analytics' sequential test, rho set for the
+                 experiment's alpha and the tuning N = 2n, the planned size of a pair of arms, as
+                 GrowthBook tunes it) is below alpha / comparisons: with s = 2n rho^2 + 1,
+                 z^2 > 2 s (ln(comparisons / alpha) + ln(s) / 2) / (2n rho^2)
+    power(n) = Phi(|delta| / se - z_crit) + Phi(-|delta| / se - z_crit)
+
+and the size is the smallest n with power(n) >= the target (found by doubling, then bisection).
 """
 
 from __future__ import annotations
@@ -59,3 +73,65 @@ def runtime_days(*, n_per_variant: int, variants: int, daily_traffic: float, cov
     """Days until every variant has its sample, at the route's daily traffic and the experiment's coverage."""
     entering = daily_traffic * coverage
     return None if entering <= 0 else n_per_variant * variants / entering
+
+
+def ratio_per_user(pairs) -> tuple[float, float]:
+    """The ratio sum m / sum d over per-user (m, d) pairs (cost and calls) and its per-user delta-method
+    s.d.: the report's unit variance of a per-call metric, so a plan sizes in users as the report tests."""
+    users = len(pairs)
+    if users < 2:
+        raise ValueError("a per-user variance needs at least two users")
+    mean_m = sum(m for m, _ in pairs) / users
+    mean_d = sum(d for _, d in pairs) / users
+    var_m = sum((m - mean_m) ** 2 for m, _ in pairs) / (users - 1)
+    var_d = sum((d - mean_d) ** 2 for _, d in pairs) / (users - 1)
+    cov = sum((m - mean_m) * (d - mean_d) for m, d in pairs) / (users - 1)
+    ratio = mean_m / mean_d
+    variance = (var_m - 2 * ratio * cov + ratio**2 * var_d) / mean_d**2
+    return ratio, math.sqrt(max(variance, 0.0))
+
+
+def _mixing_rho(alpha: float, tuning: float) -> float:
+    """rho of the sequential test's mixture (Waudby-Smith et al., eq. 161), tightest near `tuning` units."""
+    log_alpha = math.log(alpha)
+    return math.sqrt((-2 * log_alpha + math.log(-2 * log_alpha + 1)) / tuning)
+
+
+def critical_z(n_per_variant: int, *, engine: str, alpha: float, comparisons: int) -> float:
+    """The |estimate / se| above which the report calls the primary metric significant at n per arm."""
+    if engine != "sequential":
+        return float(norm.ppf(1 - alpha / (2 * comparisons)))
+    n = 2 * n_per_variant
+    rho = _mixing_rho(alpha, n)
+    spread = n * rho**2 + 1
+    return math.sqrt(2 * spread * (math.log(comparisons / alpha) + 0.5 * math.log(spread)) / (n * rho**2))
+
+
+def engine_power(
+    *, sd: float, delta: float, n_per_variant: int, engine: str, alpha: float, comparisons: int = 1
+) -> float:
+    """The chance that the report finds a true change `delta` significant with n users per arm."""
+    shift = abs(delta) / (sd * math.sqrt(2 / n_per_variant))
+    z = critical_z(n_per_variant, engine=engine, alpha=alpha, comparisons=comparisons)
+    return float(norm.cdf(shift - z) + norm.cdf(-shift - z))
+
+
+def engine_sample_size(
+    *, sd: float, delta: float, engine: str, alpha: float = 0.05, power: float = 0.8, comparisons: int = 1
+) -> int:
+    """Users per arm for `power` against a true change `delta` under the report's engine and correction."""
+    if delta == 0 or sd <= 0:
+        raise ValueError("delta must be non-zero and sd positive")
+    _z(alpha, power, comparisons)
+    high = max(2, sample_size_mean(sd=sd, delta=delta, alpha=alpha, power=power, comparisons=comparisons))
+    while engine_power(sd=sd, delta=delta, n_per_variant=high, engine=engine, alpha=alpha,
+                       comparisons=comparisons) < power:  # fmt: skip
+        high *= 2
+    low = 1
+    while high - low > 1:
+        middle = (low + high) // 2
+        enough = engine_power(
+            sd=sd, delta=delta, n_per_variant=middle, engine=engine, alpha=alpha, comparisons=comparisons
+        )
+        low, high = (low, middle) if enough >= power else (middle, high)
+    return high

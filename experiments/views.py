@@ -53,6 +53,7 @@ def _plan(form: ExperimentForm):
         mde=data["mde"],
         alpha=data["alpha"],
         min_sample=data["min_sample_per_variant"],
+        engine=data["engine"],
     )
 
 
@@ -67,7 +68,11 @@ def experiment_create(request):
         plan = _plan(form)
         if "create" in request.POST:
             try:
-                experiment = services.experiment_create(user=request.user, **form.service_fields())
+                fields = form.service_fields()
+                # The plan's sample is the experiment's required sample: the progress bar reads it.
+                if plan.sample_per_variant:
+                    fields["min_sample_per_variant"] = plan.sample_per_variant
+                experiment = services.experiment_create(user=request.user, **fields)
             except ValidationError as exc:
                 _apply_errors(form, exc)
             else:
@@ -158,6 +163,7 @@ def experiment_promote(request, experiment_id: int):
             experiment=experiment,
             variant=form.cleaned_data["variant"],
             reason=form.cleaned_data["reason"],
+            override_reason=form.cleaned_data["override_reason"],
             user=request.user,
         )
     except ValidationError as exc:

@@ -4,14 +4,14 @@ sufficient   SampleMean, Proportion, RatioStat: n, sums, sums of squares, cross 
 effects      the absolute / relative (delta method) effect, its variance, EffectResult
 frequentist  welch_test: Welch's t test with confidence interval
 sequential   sequential_test: always-valid confidence sequence, safe to look at every day
-bayes        chance_to_win under a flat prior
+bayes        bayesian_test, BayesianResult: posterior, credible interval, chance to win, risk; chance_to_win
 srm          sample_ratio_mismatch: chi-square check of the traffic split
 corrections  holm, benjamini_hochberg across metrics
 
 Power and sample size for planning live with the planning, in `experiments.power`.
 """
 
-from analytics.stats.bayes import chance_to_win
+from analytics.stats.bayes import BayesianResult, bayesian_test, chance_to_win
 from analytics.stats.corrections import benjamini_hochberg, holm
 from analytics.stats.effects import EffectResult
 from analytics.stats.frequentist import welch_test
@@ -22,12 +22,14 @@ from analytics.stats.sufficient import Proportion, RatioStat, SampleMean, Statis
 __all__ = [
     "DEFAULT_TUNING",
     "SRM_THRESHOLD",
+    "BayesianResult",
     "EffectResult",
     "Proportion",
     "RatioStat",
     "SampleMean",
     "SrmResult",
     "Statistic",
+    "bayesian_test",
     "benjamini_hochberg",
     "chance_to_win",
     "holm",

@@ -46,9 +46,7 @@ def _pair_check(dataset: Dataset, weak: str, strong: str, mode: str) -> None:
         if not name:
             raise ValidationError({field: f"Name the {field} model of the comparison (one of {models})."})
         if name not in dataset.model_names:
-            raise ValidationError(
-                {field: f"{name!r} is not a model of {dataset.name} ({models})."}
-            )
+            raise ValidationError({field: f"{name!r} is not a model of {dataset.name} ({models})."})
     if weak == strong:
         raise ValidationError({"strong": "The weak and the strong model must differ."})
 

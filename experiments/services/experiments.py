@@ -22,7 +22,7 @@ from django.core.validators import validate_slug
 from django.db import transaction
 from django.utils import timezone
 
-from experiments.models import Experiment, ExperimentPhase, Metric, Variant, new_seed
+from experiments.models import Correction, Engine, Experiment, ExperimentPhase, Metric, Variant, new_seed
 from routing.audit import audit_record
 from routing.gateway.snapshot import routing_cache_invalidate
 from routing.models import PolicyVersion, Route
@@ -89,6 +89,9 @@ def experiment_create(
     guardrail_metrics: Iterable[str] = (),
     alpha: float = 0.05,
     min_sample_per_variant: int = 1000,
+    guardrail_margins: dict[str, float] | None = None,
+    engine: str = "",
+    correction: str = "",
     user=None,
 ) -> Experiment:
     """A draft experiment with its variants (the first is the control); errors name the field.
@@ -109,6 +112,9 @@ def experiment_create(
         targeting={} if targeting is None else targeting,
         primary_metric=primary_metric,
         guardrail_metrics=list(guardrail_metrics or ()),
+        guardrail_margins={} if guardrail_margins is None else guardrail_margins,
+        engine=engine or "",
+        correction=correction or "",
         alpha=alpha,
         min_sample_per_variant=min_sample_per_variant,
         created_by=actor_or_none(user),
@@ -148,6 +154,9 @@ def _summary(experiment: Experiment, rows: list[Variant]) -> dict[str, Any]:
         "targeting": experiment.targeting,
         "primary_metric": experiment.primary_metric,
         "guardrail_metrics": experiment.guardrail_metrics,
+        "guardrail_margins": experiment.guardrail_margins,
+        "engine": experiment.engine,
+        "correction": experiment.correction,
     }
 
 
@@ -268,7 +277,31 @@ def _metric_errors(experiment: Experiment) -> dict[str, str]:
         )
     elif len(set(guardrails)) != len(guardrails):
         errors["guardrail_metrics"] = "Name each guardrail metric once."
+    if message := _margin_error(experiment.guardrail_margins, guardrails):
+        errors["guardrail_margins"] = message
+    if experiment.engine not in ("", *Engine.values):
+        errors["engine"] = f"Unknown engine {experiment.engine!r}; choose one of {', '.join(Engine.values)}."
+    if experiment.correction not in ("", *Correction.values):
+        errors["correction"] = (
+            f"Unknown correction {experiment.correction!r}; choose one of {', '.join(Correction.values)}."
+        )
     return errors
+
+
+MAX_MARGIN = 1.0
+
+
+def _margin_error(margins: Any, guardrails: list) -> str | None:
+    example = 'for example {"latency": 0.05} to allow 5% worse latency'
+    if not isinstance(margins, dict):
+        return f"Margins map a guardrail metric to a relative margin, {example}."
+    for metric, margin in margins.items():
+        if metric not in guardrails:
+            return f"{metric!r} has a margin but is not a guardrail of this experiment."
+        number = isinstance(margin, int | float) and not isinstance(margin, bool)
+        if not (number and 0 <= margin <= MAX_MARGIN):
+            return f"The margin of {metric} is a fraction from 0 to {MAX_MARGIN}, not {margin!r}."
+    return None
 
 
 def _namespace_errors(experiment: Experiment) -> dict[str, str]:

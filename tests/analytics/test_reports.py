@@ -62,7 +62,8 @@ def test_the_report_matches_the_engine_on_per_user_sums_taken_from_the_calls(run
         v: RatioStat.from_values([tuple(t) for (var, _), t in per_user.items() if var == v])
         for v in ("control", "treatment")
     }
-    expected = sequential_test(stat["control"], stat["treatment"], alpha=0.05, relative=True)
+    tuning = 2 * running_experiment.min_sample_per_variant  # the planned size of a pair of arms
+    expected = sequential_test(stat["control"], stat["treatment"], alpha=0.05, relative=True, tuning=tuning)
     row = _row(experiment_report(experiment=running_experiment), "cost")
     assert row.relative.estimate == pytest.approx(expected.estimate, rel=1e-9)
     assert row.relative.ci_low == pytest.approx(expected.ci_low, rel=1e-9)

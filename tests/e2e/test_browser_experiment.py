@@ -48,6 +48,7 @@ def test_create_start_send_traffic_and_promote_in_the_browser(asgi_server, live_
 
     page.select_option("#promote-variant", "treatment")
     page.fill("#promote-reason", "Treatment wins on the primary metric.")
+    page.fill("#promote-override", "30 users are enough for this demo route.")  # under the required sample
     page.click("#promote")
     page.wait_for_selector(".badge.ok")
     page.screenshot(path=str(tmp_path / "promoted.png"), full_page=True)

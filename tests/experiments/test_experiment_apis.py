@@ -164,7 +164,11 @@ def test_changing_weights_starts_a_phase_with_a_new_seed(staff_api, started):
 
 def test_promoting_returns_the_promotion_and_the_experiment_shows_it(staff_api, started, live_route):
     url = f"/api/v1/experiments/{started['id']}"
-    response = staff_api.post(f"{url}/promote", {"variant": "treatment", "reason": "Better."}, format="json")
+    response = staff_api.post(
+        f"{url}/promote",
+        {"variant": "treatment", "reason": "Better.", "override_reason": "No data in this test."},
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     promotion = response.json()
     assert (promotion["variant"], promotion["previous_policy"], promotion["promoted_policy"]) == (
@@ -189,7 +193,12 @@ def test_a_second_promotion_gets_a_409_and_an_unknown_variant_a_400(staff_api, s
         "variant"
     ]
     assert (
-        staff_api.post(url, {"variant": "treatment", "reason": "Better."}, format="json").status_code == 201
+        staff_api.post(
+            url,
+            {"variant": "treatment", "reason": "Better.", "override_reason": "No data in this test."},
+            format="json",
+        ).status_code
+        == 201
     )
     again = staff_api.post(url, {"variant": "control", "reason": "Undo."}, format="json")
     assert again.status_code == 409
@@ -199,7 +208,11 @@ def test_a_second_promotion_gets_a_409_and_an_unknown_variant_a_400(staff_api, s
 
 def test_rolling_back_restores_the_previous_policy_once(staff_api, started, live_route):
     promote = f"/api/v1/experiments/{started['id']}/promote"
-    promotion = staff_api.post(promote, {"variant": "treatment", "reason": "Better."}, format="json").json()
+    promotion = staff_api.post(
+        promote,
+        {"variant": "treatment", "reason": "Better.", "override_reason": "No data in this test."},
+        format="json",
+    ).json()
     url = f"/api/v1/promotions/{promotion['id']}/rollback"
     response = staff_api.post(url, {"reason": "Latency complaints."}, format="json")
     assert response.status_code == 200, response.json()

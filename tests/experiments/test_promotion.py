@@ -9,7 +9,6 @@ from django.db import connection
 from experiments.models import Experiment, ExperimentPhase, Promotion
 from experiments.services import (
     ExperimentConflict,
-    experiment_promote,
     experiment_start,
     experiment_stop,
     promotion_rollback,
@@ -18,6 +17,16 @@ from routing.gateway.snapshot import snapshot_cache
 from routing.models import AuditEntry, Route, RoutingPolicy
 from routing.services import route_set_live_policy
 from tests.factories import CallFactory, ExperimentFactory, PolicyVersionFactory, RouteFactory
+
+
+EARLY = "No traffic yet in this test: promoted on the design review."
+
+
+def experiment_promote(**fields):
+    """The service with an override reason: these experiments have no data, so no variant is ship."""
+    from experiments.services import experiment_promote as promote
+
+    return promote(override_reason=EARLY, **fields)
 
 
 @pytest.fixture
@@ -79,11 +88,19 @@ def test_promotion_keeps_the_report_it_relied_on_with_the_exposures_at_the_time(
 def test_promotion_writes_audit_entries_for_the_experiment_and_the_route(running, staff_user):
     experiment_promote(experiment=running, variant="treatment", reason="Better answers.", user=staff_user)
     promote = AuditEntry.objects.get(action="experiment.promote")
-    assert (promote.actor, promote.note) == (staff_user, "Better answers.")
+    assert promote.actor == staff_user
+    assert promote.note.startswith("Better answers. (verdict: wait: ") and promote.note.endswith(
+        f"; override: {EARLY}"
+    )
+    verdict = promote.changes.pop("verdict")
+    assert verdict["state"] == "wait" and any(
+        "under the required sample" in why for why in verdict["reasons"]
+    )
     assert promote.changes == {
         "status": ["running", "concluded"],
         "winner": "treatment",
         "live_policy": ["by-complexity@v1", "all-premium@v1"],
+        "override_reason": EARLY,
     }
     live = AuditEntry.objects.filter(action="route.set_live_policy").first()
     assert live.changes == {"live_policy": ["by-complexity@v1", "all-premium@v1"]}
