@@ -150,6 +150,10 @@ def metric_rows(report) -> list[dict]:
             "significant": row.significant,
             "direction": row.direction,
             "guardrail": row.guardrail,
+            "margin": _percent(row.margin) if row.margin else "",
+            "test": row.test,
+            "chance_to_win": f"{row.chance_to_win:.1%}" if row.chance_to_win is not None else "",
+            "risk": ", ".join(f"{value:.3g}" for value in row.risk) if row.risk else "",
         }
         for row in report.rows
     ]

@@ -114,3 +114,43 @@ def test_latency_percentiles_come_from_the_histogram():
     assert 1.05**20 <= p50 <= 1.05**21
     assert histogram_percentile(counts, 0.99) >= 1.05**40
     assert histogram_percentile({}, 0.5) is None
+
+
+def _per_user_stats(metric_column: str = "cost") -> dict[str, RatioStat]:
+    per_user: dict[tuple, list[float]] = {}
+    for variant, user, value in Call.objects.filter(status__in=["ok", "error"]).values_list(
+        "variant", "user_hash", metric_column
+    ):
+        totals = per_user.setdefault((variant, user), [0.0, 0])
+        totals[0] += float(value or 0)
+        totals[1] += 1
+    return {
+        v: RatioStat.from_values([tuple(t) for (var, _), t in per_user.items() if var == v])
+        for v in ("control", "treatment")
+    }
+
+
+def test_the_bayesian_engine_reports_chance_to_win_risk_and_a_credible_interval(
+    running_experiment, client, staff_user
+):
+    from analytics.stats import bayesian_test
+    from experiments.models import Experiment
+
+    Experiment.objects.filter(id=running_experiment.id).update(engine="bayesian")
+    running_experiment.refresh_from_db()
+    make_calls(running_experiment, users=200, calls_per_user=2, costs=COSTS, quality=SAME_QUALITY)
+    rollups_refresh()
+    stat = _per_user_stats()
+
+    report = experiment_report(experiment=running_experiment)
+    cost = _row(report, "cost")
+    expected = bayesian_test(stat["control"], stat["treatment"], relative=False, lower_is_better=True)
+    assert report.engine == "bayesian" and cost.test == "bayesian"
+    assert cost.chance_to_win == pytest.approx(expected.chance_to_win, rel=1e-9) and cost.chance_to_win > 0.99
+    assert cost.risk == pytest.approx(expected.risk, rel=1e-9, abs=1e-15)
+    assert cost.absolute.ci_low == pytest.approx(expected.ci_low, rel=1e-9)
+    assert cost.significant and cost.direction == "better"
+
+    client.force_login(staff_user)
+    page = client.get(f"/dashboard/experiments/{running_experiment.id}/").content.decode()
+    assert "chance to win" in page and f"{cost.chance_to_win:.1%}" in page
