@@ -18,7 +18,6 @@ from routing.models import AuditEntry, Route, RoutingPolicy
 from routing.services import route_set_live_policy
 from tests.factories import CallFactory, ExperimentFactory, PolicyVersionFactory, RouteFactory
 
-
 EARLY = "No traffic yet in this test: promoted on the design review."
 
 
