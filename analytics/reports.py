@@ -32,10 +32,17 @@ CALL_METRICS = {
 PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
 
 USER_SUMS = """
+WITH users AS (SELECT * FROM analytics_useraggregate WHERE experiment_id = %s AND phase = %s),
+caps AS (
+    SELECT percentile_cont(%s) WITHIN GROUP (ORDER BY cost) AS cost,
+           percentile_cont(%s) WITHIN GROUP (ORDER BY latency_ms) AS latency_ms
+    FROM users
+)
 SELECT variant, COUNT(*),
        {columns}
-FROM analytics_useraggregate WHERE experiment_id = %s AND phase = %s GROUP BY variant
+FROM users, caps GROUP BY variant
 """
+CAPPED = ("cost", "latency_ms")  # per-user totals winsorised at the experiment's capping percentile
 SCORE_SUMS = """
 SELECT variant, scorer, COUNT(*), SUM(total), SUM(total * total), SUM(n), SUM(n * n), SUM(total * n)
 FROM analytics_userscoreaggregate WHERE experiment_id = %s AND phase = %s GROUP BY variant, scorer
@@ -93,9 +100,14 @@ def _finite(value):
     return value
 
 
-def _user_sums(experiment_id: int, phase: int) -> dict[str, dict]:
+def _user_sums(experiment_id: int, phase: int, capping: float | None = None) -> dict[str, dict]:
+    """Per variant the sums of the users' totals; with `capping` (a percentile such as 0.99), each user's
+    cost and latency total is first capped at that percentile of all the phase's users (winsorisation,
+    as GrowthBook caps a user's value), so a handful of huge users cannot swamp the means."""
     columns = ["SUM(calls)"]
     for _, numerator, denominator, *_ in CALL_METRICS.values():
+        if numerator in CAPPED:
+            numerator = f"LEAST(users.{numerator}, caps.{numerator})"
         columns += [
             f"SUM({numerator})",
             f"SUM({numerator} * {numerator})",
@@ -104,7 +116,8 @@ def _user_sums(experiment_id: int, phase: int) -> dict[str, dict]:
             f"SUM({numerator} * {denominator})",
         ]
     with connection.cursor() as cursor:
-        cursor.execute(USER_SUMS.format(columns=", ".join(columns)), [experiment_id, phase])
+        level = 1.0 if capping is None else capping  # the 100th percentile is the largest: no cap
+        cursor.execute(USER_SUMS.format(columns=", ".join(columns)), [experiment_id, phase, level, level])
         rows = cursor.fetchall()
     return {row[0]: _ratio_stats(row) for row in rows}
 
@@ -251,7 +264,7 @@ def _verdict(
 def experiment_report(*, experiment) -> ExperimentReport:
     """The report of an experiment's current phase from its roll-ups (see the module docstring)."""
     variants = list(experiment.variants.order_by("position"))
-    users = _user_sums(experiment.id, experiment.phase)
+    users = _user_sums(experiment.id, experiment.phase, experiment.capping_percentile)
     scores = _score_sums(experiment.id, experiment.phase)
     percentiles = _percentiles(experiment.id, experiment.phase)
     empty = {"users": 0, "calls": 0, **{key: RatioStat(0, 0, 0, 0, 0, 0) for key in CALL_METRICS}}

@@ -56,6 +56,13 @@ class ExperimentForm(forms.Form):
     correction = forms.ChoiceField(
         choices=[("", "Default (the STATS_CORRECTION setting)"), *Correction.choices], required=False
     )
+    capping_percentile = forms.FloatField(
+        required=False,
+        min_value=0.5,
+        max_value=1.0,
+        label="Capping percentile",
+        help_text="Cap each user's cost and latency at this percentile of users, e.g. 0.99. Blank: none.",
+    )
     alpha = forms.FloatField(initial=0.05)
     min_sample_per_variant = forms.IntegerField(
         initial=100,
@@ -115,6 +122,7 @@ class ExperimentForm(forms.Form):
             "guardrail_margins": data["guardrail_margins"],
             "engine": data["engine"],
             "correction": data["correction"],
+            "capping_percentile": data["capping_percentile"],
             "alpha": data["alpha"],
             "min_sample_per_variant": data["min_sample_per_variant"],
         }

@@ -156,6 +156,12 @@ class Experiment(models.Model):
         blank=True,
         help_text="Across every treatment and metric. Blank: the STATS_CORRECTION setting.",
     )
+    capping_percentile = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.5), MaxValueValidator(1.0)],
+        help_text="Cap each user's cost and latency total at this percentile of users, e.g. 0.99.",
+    )
     alpha = models.FloatField(default=0.05, validators=[MaxValueValidator(0.5)])
     min_sample_per_variant = models.PositiveIntegerField(default=1000, validators=[MinValueValidator(1)])
     phase = models.PositiveIntegerField(default=1, help_text="The current phase's number.")

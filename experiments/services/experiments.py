@@ -92,6 +92,7 @@ def experiment_create(
     guardrail_margins: dict[str, float] | None = None,
     engine: str = "",
     correction: str = "",
+    capping_percentile: float | None = None,
     user=None,
 ) -> Experiment:
     """A draft experiment with its variants (the first is the control); errors name the field.
@@ -115,6 +116,7 @@ def experiment_create(
         guardrail_margins={} if guardrail_margins is None else guardrail_margins,
         engine=engine or "",
         correction=correction or "",
+        capping_percentile=capping_percentile,
         alpha=alpha,
         min_sample_per_variant=min_sample_per_variant,
         created_by=actor_or_none(user),
@@ -157,6 +159,7 @@ def _summary(experiment: Experiment, rows: list[Variant]) -> dict[str, Any]:
         "guardrail_margins": experiment.guardrail_margins,
         "engine": experiment.engine,
         "correction": experiment.correction,
+        "capping_percentile": experiment.capping_percentile,
     }
 
 
@@ -281,6 +284,11 @@ def _metric_errors(experiment: Experiment) -> dict[str, str]:
         errors["guardrail_margins"] = message
     if experiment.engine not in ("", *Engine.values):
         errors["engine"] = f"Unknown engine {experiment.engine!r}; choose one of {', '.join(Engine.values)}."
+    capping = experiment.capping_percentile
+    if capping is not None and not (
+        isinstance(capping, int | float) and not isinstance(capping, bool) and 0.5 <= capping <= 1
+    ):
+        errors["capping_percentile"] = f"Capping is a percentile from 0.5 to 1 (e.g. 0.99), not {capping!r}."
     if experiment.correction not in ("", *Correction.values):
         errors["correction"] = (
             f"Unknown correction {experiment.correction!r}; choose one of {', '.join(Correction.values)}."

@@ -154,3 +154,36 @@ def test_the_bayesian_engine_reports_chance_to_win_risk_and_a_credible_interval(
     client.force_login(staff_user)
     page = client.get(f"/dashboard/experiments/{running_experiment.id}/").content.decode()
     assert "chance to win" in page and f"{cost.chance_to_win:.1%}" in page
+
+
+def test_capping_winsorises_each_users_cost_at_the_percentile_of_all_users(running_experiment):
+    import numpy as np
+
+    from analytics.stats import sequential_test
+    from experiments.models import Experiment
+
+    make_calls(running_experiment, users=200, calls_per_user=2, costs=COSTS, quality=SAME_QUALITY)
+    whale = Call.objects.filter(variant="treatment", status="ok").first()
+    Call.objects.filter(id=whale.id).update(cost=1000)  # one user's runaway bill
+    rollups_refresh()
+    uncapped = _row(experiment_report(experiment=running_experiment), "cost")
+    assert uncapped.treatment > 1  # the one user swamps the mean
+
+    Experiment.objects.filter(id=running_experiment.id).update(capping_percentile=0.99)
+    running_experiment.refresh_from_db()
+    capped = _row(experiment_report(experiment=running_experiment), "cost")
+
+    totals = {
+        (row.variant, row.user_hash): (row.cost, row.calls)
+        for row in UserAggregate.objects.filter(experiment_id=running_experiment.id)
+    }
+    cap = float(np.percentile([cost for cost, _ in totals.values()], 99))  # percentile_cont's interpolation
+    stat = {
+        v: RatioStat.from_values([(min(c, cap), n) for (var, _), (c, n) in totals.items() if var == v])
+        for v in ("control", "treatment")
+    }
+    tuning = 2 * running_experiment.min_sample_per_variant
+    expected = sequential_test(stat["control"], stat["treatment"], alpha=0.05, tuning=tuning)
+    assert capped.treatment == pytest.approx(stat["treatment"].mean, rel=1e-9) and capped.treatment < 0.01
+    assert capped.absolute.ci_low == pytest.approx(expected.ci_low, rel=1e-9)
+    assert capped.significant and capped.direction == "better"
