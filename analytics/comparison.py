@@ -6,6 +6,9 @@ same function, so the power and the error rates they measure are the report's ow
 - Engines: `sequential` (always-valid, look daily), `fixed` (Welch, one look at the planned size),
   `bayesian` (chance to win, risk, credible interval; significant when the chance to win is beyond
   1 - alpha/2 either way, uncorrected, as GrowthBook does).
+- Quantiles (latency p50, p95, p99): the cluster-robust quantile estimate of each arm (`stats.quantile`),
+  compared by a z test at one look, or on the engine's always-valid boundary (sequential) or as a normal
+  posterior under a flat prior (Bayesian).
 - Family-wise control: the p-values of every treatment on every metric form one family, corrected by
   Holm (family-wise error) or Benjamini-Hochberg (false discovery rate).
 - Rare events: a rate metric (errors, fallbacks) with no event in an arm, where the engine's variance is
@@ -25,7 +28,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from scipy.stats import binomtest
+from scipy.stats import binomtest, norm
 
 from analytics.stats import (
     EffectResult,
@@ -36,7 +39,9 @@ from analytics.stats import (
     sequential_test,
     welch_test,
 )
-from analytics.stats.sequential import DEFAULT_TUNING
+from analytics.stats.bayes import expected_losses
+from analytics.stats.quantile import QuantileEstimate, quantile_test
+from analytics.stats.sequential import DEFAULT_TUNING, mixing_rho, sequential_halfwidth, sequential_p_value
 
 ENGINES = ("sequential", "fixed", "bayesian")
 CORRECTIONS = ("holm", "bh")
@@ -52,8 +57,8 @@ class MetricInput:
     unit: str
     lower_is_better: bool
     guardrail_group: str | None
-    control: Statistic
-    treatment: Statistic
+    control: Statistic | QuantileEstimate
+    treatment: Statistic | QuantileEstimate
     events: tuple[int, int, int, int] | None = None
 
 
@@ -96,10 +101,36 @@ class MetricRow:
     risk: tuple[float, float] | None = None
 
 
+def _quantile_test(
+    metric: MetricInput, design: Design, relative: bool
+) -> tuple[EffectResult, float | None, tuple | None]:
+    """A quantile row: the quantile z test, its boundary the engine's (always-valid for sequential)."""
+    control, treatment = metric.control, metric.treatment
+    fixed = quantile_test(control, treatment, alpha=design.alpha, relative=relative)
+    if not math.isfinite(fixed.std_error):
+        return fixed, None, None
+    variance, units = fixed.std_error**2, control.users + treatment.users
+    if design.engine == "sequential":
+        rho = mixing_rho(design.alpha, design.tuning)
+        halfwidth = sequential_halfwidth(variance, units, alpha=design.alpha, rho=rho)
+        p_value = sequential_p_value(fixed.estimate, variance, units, rho=rho)
+        fixed = replace(
+            fixed, ci_low=fixed.estimate - halfwidth, ci_high=fixed.estimate + halfwidth, p_value=p_value
+        )
+    if design.engine == "bayesian":  # flat prior: the posterior is N(estimate, se^2)
+        higher = float(norm.cdf(fixed.estimate / fixed.std_error))
+        losses = expected_losses(fixed.estimate, fixed.std_error)
+        chance, risk = (1 - higher, losses[::-1]) if metric.lower_is_better else (higher, losses)
+        return fixed, chance, tuple(risk)
+    return fixed, None, None
+
+
 def _engine_test(
     metric: MetricInput, design: Design, relative: bool
 ) -> tuple[EffectResult, float | None, tuple | None]:
     """The engine's result, with the Bayesian chance to win and risk when the engine is Bayesian."""
+    if isinstance(metric.control, QuantileEstimate):
+        return _quantile_test(metric, design, relative)
     if design.engine == "bayesian":
         result = bayesian_test(
             metric.control,
@@ -165,6 +196,8 @@ def _tested(variant: str, metric: MetricInput, design: Design) -> _Tested:
     absolute, chance, risk = _engine_test(metric, design, relative=False)
     relative, _, _ = _engine_test(metric, design, relative=True)
     test = {"sequential": "sequential", "fixed": "welch", "bayesian": "bayesian"}[design.engine]
+    if isinstance(metric.control, QuantileEstimate):
+        test = f"quantile, {test if design.engine != 'fixed' else 'z'}"
     if _rare(metric) and design.engine != "bayesian":
         absolute = replace(absolute, p_value=exact_rate_p(metric.events))
         test = "exact"

@@ -136,6 +136,32 @@ class LatencyHistogram(models.Model):
         return f"bucket {self.bucket} of {self.variant}: {self.count}"
 
 
+class UserLatencyHistogram(models.Model):
+    """One user's successful calls per latency bucket: the per-user counts below a quantile that make the
+    quantile tests cluster-robust (calls of one user are not independent)."""
+
+    experiment_id = models.BigIntegerField()
+    phase = models.PositiveIntegerField()
+    variant = models.CharField(max_length=64)
+    user_hash = models.CharField(max_length=64)
+    bucket = models.PositiveSmallIntegerField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment_id", "phase", "variant", "user_hash", "bucket"],
+                name="user_latency_histogram_unique",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["experiment_id", "phase", "variant"], name="user_latency_histogram_arm")
+        ]
+
+    def __str__(self) -> str:
+        return f"bucket {self.bucket} of user {self.user_hash[:12]} in {self.variant}: {self.count}"
+
+
 class DailyResult(models.Model):
     """The report's statistics as they stood at the end of a day: the cumulative-delta chart's points."""
 

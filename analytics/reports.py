@@ -18,9 +18,10 @@ from django.conf import settings
 from django.db import connection
 
 from analytics.comparison import Decision, Design, MetricInput, MetricRow, compare, decisions
-from analytics.rollups import histogram_percentile
+from analytics.rollups import bucket_bounds, histogram_percentile
 from analytics.scoring_config import ScoringConfigError, scoring_settings
 from analytics.stats import RatioStat, sample_ratio_mismatch
+from analytics.stats.quantile import QuantileEstimate, histogram_quantile, quantile_estimate
 
 # metric key -> (label, numerator column, denominator column, lower is better, guardrail group, unit)
 CALL_METRICS = {
@@ -30,6 +31,23 @@ CALL_METRICS = {
     "fallback_rate": ("fallback rate", "fallbacks", "calls", True, None, "rate"),
 }
 PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
+# quantile metrics tested per arm: key, label, q (all in the latency guardrail group)
+QUANTILE_METRICS = tuple((f"latency_{name}", f"latency {name}", q) for name, q in PERCENTILES)
+
+USER_HISTOGRAM = """
+SELECT variant, bucket, SUM(count) FROM analytics_userlatencyhistogram
+WHERE experiment_id = %s AND phase = %s GROUP BY variant, bucket
+"""
+BELOW = """
+SELECT COUNT(*), SUM(below), SUM(below * below), SUM(n), SUM(n * n), SUM(below * n) FROM (
+    SELECT COALESCE(SUM(count) FILTER (WHERE bucket < %(bucket)s), 0)
+           + %(fraction)s * COALESCE(SUM(count) FILTER (WHERE bucket = %(bucket)s), 0) AS below,
+           SUM(count) AS n
+    FROM analytics_userlatencyhistogram
+    WHERE experiment_id = %(experiment)s AND phase = %(phase)s AND variant = %(variant)s
+    GROUP BY user_hash
+) per_user
+"""
 
 USER_SUMS = """
 WITH users AS (SELECT * FROM analytics_useraggregate WHERE experiment_id = %s AND phase = %s),
@@ -151,6 +169,36 @@ def _percentiles(experiment_id: int, phase: int) -> dict[str, dict[str, float | 
     return {v: {name: histogram_percentile(c, q) for name, q in PERCENTILES} for v, c in counts.items()}
 
 
+def _quantiles(experiment_id: int, phase: int, alpha: float) -> dict[str, dict[str, QuantileEstimate]]:
+    """Per variant, the cluster-robust estimate of each latency quantile (see `stats.quantile`): the
+    per-user histograms give both the arm's distribution and each user's calls below its quantile."""
+    with connection.cursor() as cursor:
+        cursor.execute(USER_HISTOGRAM, [experiment_id, phase])
+        counts: dict[str, dict[int, int]] = {}
+        for variant, bucket, count in cursor.fetchall():
+            counts.setdefault(variant, {})[bucket] = int(count)
+        out: dict[str, dict[str, QuantileEstimate]] = {}
+        for variant, histogram in counts.items():
+            for key, _, q in QUANTILE_METRICS:
+                point = histogram_quantile(histogram, q, bucket_bounds)
+                args = {"experiment": experiment_id, "phase": phase, "variant": variant}
+                cursor.execute(BELOW, {**args, "bucket": point.bucket, "fraction": point.fraction})
+                users, *sums = cursor.fetchone()
+                below = RatioStat(int(users), *(float(v or 0) for v in sums))
+                out.setdefault(variant, {})[key] = quantile_estimate(
+                    histogram, q, below, bucket_bounds, alpha=alpha
+                )
+    return out
+
+
+def _quantile_inputs(control: dict, treatment: dict) -> list[MetricInput]:
+    return [
+        MetricInput(key, label, "ms", True, "latency", control[key], treatment[key])
+        for key, label, _ in QUANTILE_METRICS
+        if key in control and key in treatment
+    ]
+
+
 def _design(experiment) -> Design:
     """The experiment's engine and correction (else the settings'), its guardrails and their margins; the
     sequential tuning is the planned sample of a pair of arms, as GrowthBook sets it from the plan."""
@@ -267,6 +315,7 @@ def experiment_report(*, experiment) -> ExperimentReport:
     users = _user_sums(experiment.id, experiment.phase, experiment.capping_percentile)
     scores = _score_sums(experiment.id, experiment.phase)
     percentiles = _percentiles(experiment.id, experiment.phase)
+    quantiles = _quantiles(experiment.id, experiment.phase, experiment.alpha)
     empty = {"users": 0, "calls": 0, **{key: RatioStat(0, 0, 0, 0, 0, 0) for key in CALL_METRICS}}
     control = variants[0].key
     design = _design(experiment)
@@ -278,7 +327,8 @@ def experiment_report(*, experiment) -> ExperimentReport:
                 users.get(variant.key, empty),
                 scores.get(control, {}),
                 scores.get(variant.key, {}),
-            ),
+            )
+            + _quantile_inputs(quantiles.get(control, {}), quantiles.get(variant.key, {})),
         )
         for variant in variants[1:]
     ]
@@ -320,13 +370,13 @@ def experiment_report(*, experiment) -> ExperimentReport:
 
 
 def report_family_size(route) -> int:
-    """How many metrics the report tests per treatment on this route: the per-call metrics and one
-    quality metric per scorer the route runs (the plan sizes its correction with it)."""
+    """How many metrics the report tests per treatment on this route: the per-call metrics, the latency
+    quantiles and one quality metric per scorer the route runs (the plan sizes its correction with it)."""
     try:
         scorers = scoring_settings(route.scoring or None).scorers
     except ScoringConfigError:
         scorers = ()
-    return len(CALL_METRICS) + len(scorers)
+    return len(CALL_METRICS) + len(QUANTILE_METRICS) + len(scorers)
 
 
 def promotion_verdict(experiment, variant_key: str) -> tuple[dict, dict]:

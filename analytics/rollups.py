@@ -17,6 +17,10 @@ BATCH = 50_000
 BUCKET_GROWTH = 1.05  # latency histogram buckets: [1.05^k, 1.05^(k+1)) milliseconds
 MAX_BUCKET = 400
 
+BUCKET_SQL = (
+    f"LEAST({MAX_BUCKET}, GREATEST(0, FLOOR(LN(GREATEST(latency_ms, 1)) / LN({BUCKET_GROWTH}))))::int"
+)
+
 CLAIM_CALLS = f"""
 WITH claimed AS ({calls_claim_sql()}
 ),
@@ -44,15 +48,25 @@ users AS (
 histogram AS (
     INSERT INTO analytics_latencyhistogram (experiment_id, phase, variant, bucket, count)
     SELECT experiment_id, phase, variant,
-           LEAST({MAX_BUCKET}, GREATEST(0, FLOOR(LN(GREATEST(latency_ms, 1)) / LN({BUCKET_GROWTH}))))::int,
+           {BUCKET_SQL},
            COUNT(*)
     FROM metrics WHERE status = 'ok' AND latency_ms IS NOT NULL
     GROUP BY 1, 2, 3, 4
     ON CONFLICT (experiment_id, phase, variant, bucket) DO UPDATE SET
         count = analytics_latencyhistogram.count + EXCLUDED.count
     RETURNING 1
+),
+user_histogram AS (
+    INSERT INTO analytics_userlatencyhistogram (experiment_id, phase, variant, user_hash, bucket, count)
+    SELECT experiment_id, phase, variant, user_hash, {BUCKET_SQL}, COUNT(*)
+    FROM metrics WHERE status = 'ok' AND latency_ms IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5
+    ON CONFLICT (experiment_id, phase, variant, user_hash, bucket) DO UPDATE SET
+        count = analytics_userlatencyhistogram.count + EXCLUDED.count
+    RETURNING 1
 )
-SELECT (SELECT COUNT(*) FROM claimed), (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM histogram)
+SELECT (SELECT COUNT(*) FROM claimed), (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM histogram),
+       (SELECT COUNT(*) FROM user_histogram)
 """
 
 CLAIM_SCORES = """

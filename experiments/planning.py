@@ -99,7 +99,14 @@ def _sample_size(route: Route, metric: str, mde: float, alpha: float, comparison
     if baseline is None or not baseline[0] or not baseline[1]:
         return None, None, None
     mean, sd, _ = baseline
-    size = engine_sample_size(sd=sd, delta=mde * mean, engine=engine, alpha=alpha, comparisons=comparisons)
+    size = engine_sample_size(
+        sd=sd,
+        delta=mde * mean,
+        engine=engine,
+        alpha=alpha,
+        comparisons=comparisons,
+        treatment_sd=sd * (1 + mde),
+    )  # a relative lift of a cost or a latency scales its spread as well as its mean
     return mean, sd, size
 
 

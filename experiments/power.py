@@ -14,7 +14,8 @@ of comparisons keeps its level. delta is absolute; callers pass a relative effec
 `engine_sample_size` sizes an experiment for the report's own test: the family of `comparisons` p-values
 (every treatment on every metric) corrected together, so the primary metric's p must fall below
 alpha / comparisons when it is the first to be rejected (Holm's first step). With per-unit variance
-sigma^2, n users per arm and delta the true change, se = sigma sqrt(2 / n) and
+sigma^2 (sigma_T^2 in the treatment: a relative lift of a cost scales its spread, sigma_T = (1 + lift)
+sigma), n users per arm and delta the true change, se = sqrt((sigma^2 + sigma_T^2) / n) and
 
     fixed:       reject when |delta_hat| / se > z_{1 - alpha / (2 comparisons)}
     sequential:  reject when the always-valid p-value (see analytics' sequential test, rho set for the
@@ -108,30 +109,44 @@ def critical_z(n_per_variant: int, *, engine: str, alpha: float, comparisons: in
 
 
 def engine_power(
-    *, sd: float, delta: float, n_per_variant: int, engine: str, alpha: float, comparisons: int = 1
+    *,
+    sd: float,
+    delta: float,
+    n_per_variant: int,
+    engine: str,
+    alpha: float,
+    comparisons: int = 1,
+    treatment_sd: float | None = None,
 ) -> float:
-    """The chance that the report finds a true change `delta` significant with n users per arm."""
-    shift = abs(delta) / (sd * math.sqrt(2 / n_per_variant))
+    """The chance that the report finds a true change `delta` significant with n users per arm; the
+    treatment's per-user s.d. is `treatment_sd` (a relative lift of a cost scales its spread too)."""
+    spread = math.sqrt((sd**2 + (sd if treatment_sd is None else treatment_sd) ** 2) / n_per_variant)
+    shift = abs(delta) / spread
     z = critical_z(n_per_variant, engine=engine, alpha=alpha, comparisons=comparisons)
     return float(norm.cdf(shift - z) + norm.cdf(-shift - z))
 
 
 def engine_sample_size(
-    *, sd: float, delta: float, engine: str, alpha: float = 0.05, power: float = 0.8, comparisons: int = 1
+    *,
+    sd: float,
+    delta: float,
+    engine: str,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    comparisons: int = 1,
+    treatment_sd: float | None = None,
 ) -> int:
     """Users per arm for `power` against a true change `delta` under the report's engine and correction."""
     if delta == 0 or sd <= 0:
         raise ValueError("delta must be non-zero and sd positive")
     _z(alpha, power, comparisons)
+    fields = {"sd": sd, "delta": delta, "engine": engine, "alpha": alpha, "comparisons": comparisons}
+    fields["treatment_sd"] = treatment_sd
     high = max(2, sample_size_mean(sd=sd, delta=delta, alpha=alpha, power=power, comparisons=comparisons))
-    while engine_power(sd=sd, delta=delta, n_per_variant=high, engine=engine, alpha=alpha,
-                       comparisons=comparisons) < power:  # fmt: skip
+    while engine_power(n_per_variant=high, **fields) < power:
         high *= 2
     low = 1
     while high - low > 1:
         middle = (low + high) // 2
-        enough = engine_power(
-            sd=sd, delta=delta, n_per_variant=middle, engine=engine, alpha=alpha, comparisons=comparisons
-        )
-        low, high = (low, middle) if enough >= power else (middle, high)
+        low, high = (low, middle) if engine_power(n_per_variant=middle, **fields) >= power else (middle, high)
     return high

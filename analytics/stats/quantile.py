@@ -75,6 +75,15 @@ class QuantileEstimate:
     def defined(self) -> bool:
         return math.isfinite(self.value) and math.isfinite(self.std_error) and self.std_error > 0
 
+    @property
+    def mean(self) -> float:
+        """The estimate, under the name a report reads an arm's value by."""
+        return self.value
+
+    @property
+    def n(self) -> int:
+        return self.users
+
 
 def quantile_estimate(
     counts: Mapping[int, int], q: float, below: RatioStat, bounds: BucketBounds, *, alpha: float = 0.05

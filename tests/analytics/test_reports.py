@@ -187,3 +187,46 @@ def test_capping_winsorises_each_users_cost_at_the_percentile_of_all_users(runni
     assert capped.treatment == pytest.approx(stat["treatment"].mean, rel=1e-9) and capped.treatment < 0.01
     assert capped.absolute.ci_low == pytest.approx(expected.ci_low, rel=1e-9)
     assert capped.significant and capped.direction == "better"
+
+
+def test_latency_quantiles_are_tested_cluster_robust_from_per_user_histograms(running_experiment):
+    import math
+
+    from analytics.rollups import BUCKET_GROWTH, MAX_BUCKET, bucket_bounds
+    from analytics.stats.quantile import histogram_quantile, quantile_estimate, quantile_test
+    from experiments.models import Experiment
+
+    Experiment.objects.filter(id=running_experiment.id).update(guardrail_metrics=["latency"], engine="fixed")
+    running_experiment.refresh_from_db()
+    make_calls(running_experiment, users=300, calls_per_user=3, costs=COSTS, quality=SAME_QUALITY)
+    rollups_refresh()
+    report = experiment_report(experiment=running_experiment)
+    p99 = _row(report, "latency_p99")
+
+    calls: dict[str, list[tuple[str, int]]] = {"control": [], "treatment": []}
+    for variant, user, latency in Call.objects.filter(status="ok").values_list(
+        "variant", "user_hash", "latency_ms"
+    ):
+        bucket = min(MAX_BUCKET, max(0, math.floor(math.log(max(latency, 1)) / math.log(BUCKET_GROWTH))))
+        calls[variant].append((user, bucket))
+    estimates = {}
+    for variant, rows in calls.items():
+        histogram: dict[int, int] = {}
+        for _, bucket in rows:
+            histogram[bucket] = histogram.get(bucket, 0) + 1
+        point = histogram_quantile(histogram, 0.99, bucket_bounds)
+        per_user: dict[str, list[float]] = {}
+        for user, bucket in rows:
+            below = (bucket < point.bucket) + point.fraction * (bucket == point.bucket)
+            totals = per_user.setdefault(user, [0.0, 0.0])
+            totals[0] += below
+            totals[1] += 1
+        stat = RatioStat.from_values([tuple(t) for t in per_user.values()])
+        estimates[variant] = quantile_estimate(histogram, 0.99, stat, bucket_bounds)
+    expected = quantile_test(estimates["control"], estimates["treatment"])
+    assert p99.test == "quantile, z" and p99.unit == "ms"
+    assert p99.absolute.estimate == pytest.approx(expected.estimate, rel=1e-9)
+    assert p99.absolute.std_error == pytest.approx(expected.std_error, rel=1e-9)
+    assert p99.significant and p99.direction == "better"  # the treatment's latencies are lower
+    assert p99.guardrail == "pass"
+    assert {"latency_p50", "latency_p95", "latency_p99"} <= {row.key for row in report.rows}

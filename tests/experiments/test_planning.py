@@ -57,7 +57,9 @@ def test_a_one_day_old_route_is_planned_from_its_day_of_users_and_the_reports_co
     comparisons = report_family_size(live_route.route)
     assert comparisons == 4 + len(DEFAULT_SCORERS)  # the four per-call metrics and one per scorer
     assert plan.comparisons == comparisons and plan.user_sd == pytest.approx(sd, rel=1e-6)
-    expected = engine_sample_size(sd=sd, delta=0.05 * mean, engine="sequential", comparisons=comparisons)
+    expected = engine_sample_size(
+        sd=sd, delta=0.05 * mean, engine="sequential", comparisons=comparisons, treatment_sd=1.05 * sd
+    )
     assert plan.sample_per_variant == expected
     assert plan.daily_users == pytest.approx(60, rel=0.1)  # 60 users in one day, not 60 / 7
     assert plan.runtime_days == pytest.approx(expected / (plan.daily_users * 0.5), rel=1e-6)
