@@ -9,6 +9,8 @@ same function, so the power and the error rates they measure are the report's ow
 - Quantiles (latency p50, p95, p99): the cluster-robust quantile estimate of each arm (`stats.quantile`),
   compared by a z test at one look, or on the engine's always-valid boundary (sequential) or as a normal
   posterior under a flat prior (Bayesian).
+- CUPED: a metric whose arms come regression-adjusted (`stats.cuped.Adjusted`) is tested on the adjusted
+  means and variances; the row keeps the variance reduction.
 - Family-wise control: the p-values of every treatment on every metric form one family, corrected by
   Holm (family-wise error) or Benjamini-Hochberg (false discovery rate).
 - Rare events: a rate metric (errors, fallbacks) with no event in an arm, where the engine's variance is
@@ -40,6 +42,7 @@ from analytics.stats import (
     welch_test,
 )
 from analytics.stats.bayes import expected_losses
+from analytics.stats.cuped import Adjusted
 from analytics.stats.quantile import QuantileEstimate, quantile_test
 from analytics.stats.sequential import DEFAULT_TUNING, mixing_rho, sequential_halfwidth, sequential_p_value
 
@@ -57,9 +60,10 @@ class MetricInput:
     unit: str
     lower_is_better: bool
     guardrail_group: str | None
-    control: Statistic | QuantileEstimate
-    treatment: Statistic | QuantileEstimate
+    control: Statistic | QuantileEstimate | Adjusted
+    treatment: Statistic | QuantileEstimate | Adjusted
     events: tuple[int, int, int, int] | None = None
+    variance_reduction: float | None = None  # CUPED's, when the arms are regression-adjusted
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class MetricRow:
     margin: float | None = None
     chance_to_win: float | None = None
     risk: tuple[float, float] | None = None
+    variance_reduction: float | None = None
 
 
 def _quantile_test(
@@ -275,6 +280,7 @@ def compare(arms: Sequence[tuple[str, Sequence[MetricInput]]], design: Design) -
                 margin if guardrail is not None else None,
                 t.chance_to_win,
                 t.risk,
+                m.variance_reduction,
             )
         )
     return rows

@@ -82,6 +82,14 @@ class UserAggregate(models.Model):
     errors = models.BigIntegerField(default=0)
     fallbacks = models.BigIntegerField(default=0)
     first_seen = models.DateTimeField()
+    # The same totals over the user's calls on the route in the PRE_EXPOSURE_DAYS before the phase began,
+    # taken when the user is first rolled up: the CUPED covariate, untouched by the treatment.
+    pre_calls = models.BigIntegerField(default=0)
+    pre_cost = models.FloatField(default=0.0)
+    pre_latency_ms = models.FloatField(default=0.0)
+    pre_latency_calls = models.BigIntegerField(default=0)
+    pre_errors = models.BigIntegerField(default=0)
+    pre_fallbacks = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -10,8 +10,10 @@ against their margins; a sample-ratio-mismatch check guards the split; each trea
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -21,6 +23,7 @@ from analytics.comparison import Decision, Design, MetricInput, MetricRow, compa
 from analytics.rollups import bucket_bounds, histogram_percentile
 from analytics.scoring_config import ScoringConfigError, scoring_settings
 from analytics.stats import RatioStat, sample_ratio_mismatch
+from analytics.stats.cuped import CovariateSums, cuped_adjust
 from analytics.stats.quantile import QuantileEstimate, histogram_quantile, quantile_estimate
 
 # metric key -> (label, numerator column, denominator column, lower is better, guardrail group, unit)
@@ -60,7 +63,15 @@ SELECT variant, COUNT(*),
        {columns}
 FROM users, caps GROUP BY variant
 """
-CAPPED = ("cost", "latency_ms")  # per-user totals winsorised at the experiment's capping percentile
+CAPPED = ("cost", "latency_ms")
+# each roll-up column's pre-exposure counterpart, the CUPED covariate
+PRE_COLUMNS = {
+    name: f"pre_{name}" for name in ("calls", "cost", "latency_ms", "latency_calls", "errors", "fallbacks")
+}
+COVARIATE_SUMS = """
+SELECT variant, COUNT(*), {columns} FROM analytics_useraggregate
+WHERE experiment_id = %s AND phase = %s GROUP BY variant
+"""  # per-user totals winsorised at the experiment's capping percentile
 SCORE_SUMS = """
 SELECT variant, scorer, COUNT(*), SUM(total), SUM(total * total), SUM(n), SUM(n * n), SUM(total * n)
 FROM analytics_userscoreaggregate WHERE experiment_id = %s AND phase = %s GROUP BY variant, scorer
@@ -138,6 +149,46 @@ def _user_sums(experiment_id: int, phase: int, capping: float | None = None) -> 
         cursor.execute(USER_SUMS.format(columns=", ".join(columns)), [experiment_id, phase, level, level])
         rows = cursor.fetchall()
     return {row[0]: _ratio_stats(row) for row in rows}
+
+
+def _covariate_sums(experiment_id: int, phase: int) -> dict[str, dict[str, CovariateSums]]:
+    """Per variant and per-call metric, the sums of the users' current and pre-exposure values and their
+    products (CUPED's inputs; `stats.cuped`)."""
+    columns, names = [], [f.name for f in dataclass_fields(CovariateSums)][1:]
+    for _, numerator, denominator, *_ in CALL_METRICS.values():
+        values = {
+            "m": numerator,
+            "d": denominator,
+            "p": PRE_COLUMNS[numerator],
+            "q": PRE_COLUMNS[denominator],
+        }
+        columns += [f"SUM({' * '.join(values[c] for c in name)}::float8)" for name in names]
+    with connection.cursor() as cursor:
+        cursor.execute(COVARIATE_SUMS.format(columns=", ".join(columns)), [experiment_id, phase])
+        rows = cursor.fetchall()
+    out: dict[str, dict[str, CovariateSums]] = {}
+    for variant, users, *sums in rows:
+        for index, key in enumerate(CALL_METRICS):
+            chunk = sums[index * len(names) : (index + 1) * len(names)]
+            out.setdefault(variant, {})[key] = CovariateSums(int(users), *(float(v or 0) for v in chunk))
+    return out
+
+
+def _adjusted(metrics: list[MetricInput], control: dict, treatment: dict) -> list[MetricInput]:
+    """The per-call metrics regression-adjusted where the users have pre-exposure data (CUPED)."""
+    out = []
+    for metric in metrics:
+        pair = None
+        if metric.key in control and metric.key in treatment:
+            pair = cuped_adjust(control[metric.key], treatment[metric.key])
+        if pair is None:
+            out.append(metric)
+            continue
+        reduction = pair[0].variance_reduction
+        out.append(
+            dataclasses.replace(metric, control=pair[0], treatment=pair[1], variance_reduction=reduction)
+        )
+    return out
 
 
 def _ratio_stats(row) -> dict:
@@ -316,17 +367,22 @@ def experiment_report(*, experiment) -> ExperimentReport:
     scores = _score_sums(experiment.id, experiment.phase)
     percentiles = _percentiles(experiment.id, experiment.phase)
     quantiles = _quantiles(experiment.id, experiment.phase, experiment.alpha)
+    covariates = _covariate_sums(experiment.id, experiment.phase) if experiment.cuped else {}
     empty = {"users": 0, "calls": 0, **{key: RatioStat(0, 0, 0, 0, 0, 0) for key in CALL_METRICS}}
     control = variants[0].key
     design = _design(experiment)
     arms = [
         (
             variant.key,
-            _metrics(
-                users.get(control, empty),
-                users.get(variant.key, empty),
-                scores.get(control, {}),
-                scores.get(variant.key, {}),
+            _adjusted(
+                _metrics(
+                    users.get(control, empty),
+                    users.get(variant.key, empty),
+                    scores.get(control, {}),
+                    scores.get(variant.key, {}),
+                ),
+                covariates.get(control, {}),
+                covariates.get(variant.key, {}),
             )
             + _quantile_inputs(quantiles.get(control, {}), quantiles.get(variant.key, {})),
         )

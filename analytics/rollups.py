@@ -4,7 +4,9 @@ Each refresh claims a batch of calls (or scores) not yet rolled up with a condit
 (`SET rolled_up = true ... FOR UPDATE SKIP LOCKED ... RETURNING`; for calls, routing's
 `calls_claim_sql`, since routing owns its call table) and adds them to the per-user totals
 in the same statement, so concurrent or repeated refreshes count every row exactly once, and the work
-done is proportional to what is new, whatever the size of the call table.
+done is proportional to what is new, whatever the size of the call table. A user's first roll-up also
+takes their totals on the route in the PRE_EXPOSURE_DAYS before the phase began (the CUPED covariate),
+one indexed look-up per new user.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from routing.services import calls_claim_sql
 BATCH = 50_000
 BUCKET_GROWTH = 1.05  # latency histogram buckets: [1.05^k, 1.05^(k+1)) milliseconds
 MAX_BUCKET = 400
+PRE_EXPOSURE_DAYS = 14  # the window before a phase whose calls give each user's CUPED covariate
 
 BUCKET_SQL = (
     f"LEAST({MAX_BUCKET}, GREATEST(0, FLOOR(LN(GREATEST(latency_ms, 1)) / LN({BUCKET_GROWTH}))))::int"
@@ -28,13 +31,32 @@ metrics AS (SELECT * FROM claimed WHERE status IN ('ok', 'error') AND user_hash 
 users AS (
     INSERT INTO analytics_useraggregate
         (experiment_id, phase, variant, user_hash, calls, cost, latency_ms, latency_calls, errors, fallbacks,
-         first_seen)
-    SELECT experiment_id, phase, variant, user_hash, COUNT(*), COALESCE(SUM(cost), 0),
-           COALESCE(SUM(latency_ms) FILTER (WHERE status = 'ok'), 0),
-           COUNT(latency_ms) FILTER (WHERE status = 'ok'),
-           COUNT(*) FILTER (WHERE status = 'error'), COUNT(*) FILTER (WHERE fallbacks_used > 0),
-           MIN(started_at)
-    FROM metrics GROUP BY experiment_id, phase, variant, user_hash
+         first_seen, pre_calls, pre_cost, pre_latency_ms, pre_latency_calls, pre_errors, pre_fallbacks)
+    SELECT g.experiment_id, g.phase, g.variant, g.user_hash, g.calls, g.cost, g.latency_ms, g.latency_calls,
+           g.errors, g.fallbacks, g.first_seen, pre.calls, pre.cost, pre.latency_ms, pre.latency_calls,
+           pre.errors, pre.fallbacks
+    FROM (
+        SELECT experiment_id, phase, variant, user_hash, COUNT(*) AS calls, COALESCE(SUM(cost), 0) AS cost,
+               COALESCE(SUM(latency_ms) FILTER (WHERE status = 'ok'), 0) AS latency_ms,
+               COUNT(latency_ms) FILTER (WHERE status = 'ok') AS latency_calls,
+               COUNT(*) FILTER (WHERE status = 'error') AS errors,
+               COUNT(*) FILTER (WHERE fallbacks_used > 0) AS fallbacks, MIN(started_at) AS first_seen
+        FROM metrics GROUP BY experiment_id, phase, variant, user_hash
+    ) g
+    LEFT JOIN experiments_experimentphase phase
+        ON phase.experiment_id = g.experiment_id AND phase.number = g.phase
+    LEFT JOIN experiments_experiment experiment ON experiment.id = g.experiment_id
+    LEFT JOIN LATERAL (
+        SELECT COUNT(*) AS calls, COALESCE(SUM(c.cost), 0) AS cost,
+               COALESCE(SUM(c.latency_ms) FILTER (WHERE c.status = 'ok'), 0) AS latency_ms,
+               COUNT(c.latency_ms) FILTER (WHERE c.status = 'ok') AS latency_calls,
+               COUNT(*) FILTER (WHERE c.status = 'error') AS errors,
+               COUNT(*) FILTER (WHERE c.fallbacks_used > 0) AS fallbacks
+        FROM routing_call c
+        WHERE c.route_id = experiment.route_id AND c.user_hash = g.user_hash AND c.status IN ('ok', 'error')
+          AND c.started_at >= phase.started_at - interval '{PRE_EXPOSURE_DAYS} days'
+          AND c.started_at < phase.started_at
+    ) pre ON true
     ON CONFLICT (experiment_id, phase, variant, user_hash) DO UPDATE SET
         calls = analytics_useraggregate.calls + EXCLUDED.calls,
         cost = analytics_useraggregate.cost + EXCLUDED.cost,

@@ -152,6 +152,7 @@ def metric_rows(report) -> list[dict]:
             "guardrail": row.guardrail,
             "margin": _percent(row.margin) if row.margin else "",
             "test": row.test,
+            "cuped": f"CUPED: {row.variance_reduction:.0%} less variance" if row.variance_reduction else "",
             "chance_to_win": f"{row.chance_to_win:.1%}" if row.chance_to_win is not None else "",
             "risk": ", ".join(f"{value:.3g}" for value in row.risk) if row.risk else "",
         }

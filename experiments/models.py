@@ -156,6 +156,9 @@ class Experiment(models.Model):
         blank=True,
         help_text="Across every treatment and metric. Blank: the STATS_CORRECTION setting.",
     )
+    cuped = models.BooleanField(
+        default=True, help_text="Adjust each metric by the users' pre-exposure values where they exist."
+    )
     capping_percentile = models.FloatField(
         null=True,
         blank=True,

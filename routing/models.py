@@ -310,6 +310,7 @@ class Call(models.Model):
         ordering = ["-started_at"]
         indexes = [
             models.Index(fields=["route", "started_at"], name="call_route_time"),
+            models.Index(fields=["route", "user_hash", "started_at"], name="call_route_user_time"),
             models.Index(fields=["model", "started_at"], name="call_model_time"),
             models.Index(fields=["status", "started_at"], name="call_status_time"),
             models.Index(fields=["experiment_id", "variant", "started_at"], name="call_experiment_variant"),

@@ -230,3 +230,64 @@ def test_latency_quantiles_are_tested_cluster_robust_from_per_user_histograms(ru
     assert p99.significant and p99.direction == "better"  # the treatment's latencies are lower
     assert p99.guardrail == "pass"
     assert {"latency_p50", "latency_p95", "latency_p99"} <= {row.key for row in report.rows}
+
+
+def test_cuped_adjusts_cost_by_each_users_pre_exposure_spend(running_experiment, client, staff_user):
+    import random
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from analytics.stats import sequential_test
+    from analytics.stats.cuped import CovariateSums, cuped_adjust
+    from experiments.models import ExperimentPhase
+    from tests.factories import CallFactory
+
+    started = ExperimentPhase.objects.get(experiment=running_experiment, number=1).started_at
+    calls = make_calls(running_experiment, users=300, calls_per_user=2, costs=COSTS, quality=SAME_QUALITY)
+    spend: dict[str, float] = {}
+    for call in calls:
+        spend[call.user_hash] = spend.get(call.user_hash, 0.0) + float(call.cost)
+    rng = random.Random(5)
+    for (
+        user,
+        total,
+    ) in spend.items():  # each user's spend in the week before, correlated with the experiment's
+        for day in (2, 5):
+            cost = round(total / 2 * rng.uniform(0.6, 1.4) + rng.uniform(0, 0.002), 8)
+            CallFactory(
+                route=running_experiment.route,
+                user_hash=user,
+                cost=Decimal(str(cost)),
+                started_at=started - timedelta(days=day),
+                rolled_up=True,
+            )
+    CallFactory(route=running_experiment.route, user_hash=calls[0].user_hash, cost=Decimal("9"),
+                started_at=started - timedelta(days=30), rolled_up=True)  # fmt: skip
+    rollups_refresh()
+
+    rows = UserAggregate.objects.filter(experiment_id=running_experiment.id)
+    assert all(row.pre_calls == 2 for row in rows)  # the call 30 days before is outside the window
+    sums = {
+        v: CovariateSums.from_values(
+            [(r.cost, r.calls, r.pre_cost, r.pre_calls) for r in rows if r.variant == v]
+        )
+        for v in ("control", "treatment")
+    }
+    control, treatment = cuped_adjust(sums["control"], sums["treatment"])
+    tuning = 2 * running_experiment.min_sample_per_variant
+    expected = sequential_test(control, treatment, alpha=0.05, tuning=tuning)
+    cost = _row(experiment_report(experiment=running_experiment), "cost")
+    assert cost.variance_reduction == pytest.approx(control.variance_reduction, rel=1e-9)
+    assert cost.variance_reduction > 0.3
+    assert cost.absolute.estimate == pytest.approx(expected.estimate, rel=1e-9)
+    assert cost.absolute.ci_low == pytest.approx(expected.ci_low, rel=1e-9)
+
+    client.force_login(staff_user)
+    page = client.get(f"/dashboard/experiments/{running_experiment.id}/").content.decode()
+    assert f"CUPED: {cost.variance_reduction:.0%} less variance" in page
+
+    from experiments.models import Experiment
+
+    Experiment.objects.filter(id=running_experiment.id).update(cuped=False)
+    running_experiment.refresh_from_db()
+    assert _row(experiment_report(experiment=running_experiment), "cost").variance_reduction is None
