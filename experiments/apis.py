@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from experiments import selectors, services
-from experiments.models import Experiment, ExperimentPhase, Metric, Promotion, Variant
+from experiments.models import Correction, Engine, Experiment, ExperimentPhase, Metric, Promotion, Variant
 from routing.apis.common import Conflict, paginate
 from routing.models import Route
 
@@ -104,6 +104,11 @@ class ExperimentOutputSerializer(serializers.ModelSerializer):
             "targeting",
             "primary_metric",
             "guardrail_metrics",
+            "guardrail_margins",
+            "engine",
+            "correction",
+            "cuped",
+            "capping_percentile",
             "alpha",
             "min_sample_per_variant",
             "phase",
@@ -153,6 +158,19 @@ class ExperimentListCreateApi(ExperimentApi):
         guardrail_metrics = serializers.ListField(
             child=serializers.ChoiceField(choices=Metric.choices), required=False
         )
+        guardrail_margins = serializers.DictField(
+            child=serializers.FloatField(),
+            required=False,
+            help_text='Non-inferiority margin per guardrail, relative: {"latency": 0.05}.',
+        )
+        engine = serializers.ChoiceField(
+            choices=Engine.choices, required=False, help_text="Default: STATS_ENGINE."
+        )
+        correction = serializers.ChoiceField(
+            choices=Correction.choices, required=False, help_text="Default: STATS_CORRECTION."
+        )
+        cuped = serializers.BooleanField(required=False, default=True)
+        capping_percentile = serializers.FloatField(required=False, allow_null=True, default=None)
         alpha = serializers.FloatField(required=False)
         min_sample_per_variant = serializers.IntegerField(required=False)
 

@@ -56,6 +56,12 @@ class ExperimentForm(forms.Form):
     correction = forms.ChoiceField(
         choices=[("", "Default (the STATS_CORRECTION setting)"), *Correction.choices], required=False
     )
+    cuped = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="CUPED",
+        help_text="Adjust each metric by the users' pre-exposure values where they exist.",
+    )
     capping_percentile = forms.FloatField(
         required=False,
         min_value=0.5,
@@ -123,6 +129,7 @@ class ExperimentForm(forms.Form):
             "engine": data["engine"],
             "correction": data["correction"],
             "capping_percentile": data["capping_percentile"],
+            "cuped": data["cuped"],
             "alpha": data["alpha"],
             "min_sample_per_variant": data["min_sample_per_variant"],
         }

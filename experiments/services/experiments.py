@@ -93,6 +93,7 @@ def experiment_create(
     engine: str = "",
     correction: str = "",
     capping_percentile: float | None = None,
+    cuped: bool = True,
     user=None,
 ) -> Experiment:
     """A draft experiment with its variants (the first is the control); errors name the field.
@@ -117,6 +118,7 @@ def experiment_create(
         engine=engine or "",
         correction=correction or "",
         capping_percentile=capping_percentile,
+        cuped=bool(cuped),
         alpha=alpha,
         min_sample_per_variant=min_sample_per_variant,
         created_by=actor_or_none(user),
@@ -160,6 +162,7 @@ def _summary(experiment: Experiment, rows: list[Variant]) -> dict[str, Any]:
         "engine": experiment.engine,
         "correction": experiment.correction,
         "capping_percentile": experiment.capping_percentile,
+        "cuped": experiment.cuped,
     }
 
 

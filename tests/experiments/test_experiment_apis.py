@@ -280,3 +280,21 @@ def test_a_minimum_sample_beyond_the_columns_range_is_a_400_and_creates_nothing(
     )
     assert response.status_code == 400, response.json()
     assert not Experiment.objects.filter(name=payload["name"]).exists()
+
+
+def test_the_verdict_design_is_set_through_the_api_and_checked(staff_api, payload):
+    design = {
+        "guardrail_margins": {"latency": 0.05},
+        "engine": "bayesian",
+        "correction": "bh",
+        "cuped": False,
+        "capping_percentile": 0.99,
+    }
+    created = staff_api.post("/api/v1/experiments", {**payload, **design}, format="json")
+    assert created.status_code == 201, created.json()
+    assert {key: created.json()[key] for key in design} == design
+    bad = {**payload, "name": "bad", "guardrail_margins": {"cost": 0.1}, "capping_percentile": 0.2}
+    assert set(_fields(staff_api.post("/api/v1/experiments", bad, format="json"))) == {
+        "guardrail_margins",
+        "capping_percentile",
+    }

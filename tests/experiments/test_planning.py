@@ -55,7 +55,8 @@ def test_a_one_day_old_route_is_planned_from_its_day_of_users_and_the_reports_co
     )
     mean, sd = ratio_per_user(pairs)
     comparisons = report_family_size(live_route.route)
-    assert comparisons == 4 + len(DEFAULT_SCORERS)  # the four per-call metrics and one per scorer
+    # the four per-call metrics, the three latency quantiles and one quality metric per scorer
+    assert comparisons == 4 + 3 + len(DEFAULT_SCORERS)
     assert plan.comparisons == comparisons and plan.user_sd == pytest.approx(sd, rel=1e-6)
     expected = engine_sample_size(
         sd=sd, delta=0.05 * mean, engine="sequential", comparisons=comparisons, treatment_sd=1.05 * sd
