@@ -144,6 +144,36 @@ class LatencyHistogram(models.Model):
         return f"bucket {self.bucket} of {self.variant}: {self.count}"
 
 
+class UserSegmentAggregate(models.Model):
+    """One user's totals over the calls of one segment (a request metadata value, such as a feature or a
+    user tier): the unit of the results by segment."""
+
+    experiment_id = models.BigIntegerField()
+    phase = models.PositiveIntegerField()
+    variant = models.CharField(max_length=64)
+    user_hash = models.CharField(max_length=64)
+    segment_key = models.CharField(max_length=32)
+    segment_value = models.CharField(max_length=64)
+    calls = models.BigIntegerField(default=0)
+    cost = models.FloatField(default=0.0)
+    latency_ms = models.FloatField(default=0.0)
+    latency_calls = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    fallbacks = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment_id", "phase", "variant", "user_hash", "segment_key", "segment_value"],
+                name="user_segment_aggregate_unique",
+            )
+        ]
+        indexes = [models.Index(fields=["experiment_id", "phase", "segment_key"], name="user_segment_key")]
+
+    def __str__(self) -> str:
+        return f"user {self.user_hash[:12]} in {self.segment_key}={self.segment_value} of {self.variant}"
+
+
 class UserLatencyHistogram(models.Model):
     """One user's successful calls per latency bucket: the per-user counts below a quantile that make the
     quantile tests cluster-robust (calls of one user are not independent)."""

@@ -68,6 +68,11 @@ CAPPED = ("cost", "latency_ms")
 PRE_COLUMNS = {
     name: f"pre_{name}" for name in ("calls", "cost", "latency_ms", "latency_calls", "errors", "fallbacks")
 }
+SEGMENT_SUMS = """
+SELECT segment_key, segment_value, variant, COUNT(*), {columns} FROM analytics_usersegmentaggregate
+WHERE experiment_id = %s AND phase = %s GROUP BY segment_key, segment_value, variant
+"""
+MAX_SEGMENTS = 20
 COVARIATE_SUMS = """
 SELECT variant, COUNT(*), {columns} FROM analytics_useraggregate
 WHERE experiment_id = %s AND phase = %s GROUP BY variant
@@ -109,6 +114,7 @@ class ExperimentReport:
     verdict: list[str]
     correction: str = "holm"
     decisions: list[Decision] = field(default_factory=list)
+    segments: list[SegmentResult] = field(default_factory=list)
     generated_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     def decision_of(self, variant: str) -> Decision | None:
@@ -133,9 +139,19 @@ def _user_sums(experiment_id: int, phase: int, capping: float | None = None) -> 
     """Per variant the sums of the users' totals; with `capping` (a percentile such as 0.99), each user's
     cost and latency total is first capped at that percentile of all the phase's users (winsorisation,
     as GrowthBook caps a user's value), so a handful of huge users cannot swamp the means."""
+    with connection.cursor() as cursor:
+        level = 1.0 if capping is None else capping  # the 100th percentile is the largest: no cap
+        columns = _sum_columns(capped=True)
+        cursor.execute(USER_SUMS.format(columns=columns), [experiment_id, phase, level, level])
+        rows = cursor.fetchall()
+    return {row[0]: _ratio_stats(row) for row in rows}
+
+
+def _sum_columns(*, capped: bool) -> str:
+    """The calls, then per per-call metric its five ratio sums over users (see `RatioStat`)."""
     columns = ["SUM(calls)"]
     for _, numerator, denominator, *_ in CALL_METRICS.values():
-        if numerator in CAPPED:
+        if capped and numerator in CAPPED:
             numerator = f"LEAST(users.{numerator}, caps.{numerator})"
         columns += [
             f"SUM({numerator})",
@@ -144,11 +160,57 @@ def _user_sums(experiment_id: int, phase: int, capping: float | None = None) -> 
             f"SUM({denominator} * {denominator})",
             f"SUM({numerator} * {denominator})",
         ]
+    return ", ".join(columns)
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """The per-call metrics within one segment (a request metadata value), with its own SRM check and its
+    own correction across its rows."""
+
+    key: str
+    value: str
+    users: dict[str, int]
+    srm_p_value: float | None
+    srm_mismatch: bool
+    rows: list[MetricRow]
+
+
+def _segments(experiment, variants: list, design: Design) -> list[SegmentResult]:
+    """Results per segment value, the MAX_SEGMENTS values with most users per metadata key."""
     with connection.cursor() as cursor:
-        level = 1.0 if capping is None else capping  # the 100th percentile is the largest: no cap
-        cursor.execute(USER_SUMS.format(columns=", ".join(columns)), [experiment_id, phase, level, level])
+        cursor.execute(
+            SEGMENT_SUMS.format(columns=_sum_columns(capped=False)), [experiment.id, experiment.phase]
+        )
         rows = cursor.fetchall()
-    return {row[0]: _ratio_stats(row) for row in rows}
+    grouped: dict[tuple[str, str], dict[str, dict]] = {}
+    for key, value, *rest in rows:
+        grouped.setdefault((key, value), {})[rest[0]] = _ratio_stats(rest)
+    by_key: dict[str, list] = {}
+    for (key, value), arms in grouped.items():
+        by_key.setdefault(key, []).append((sum(arm["users"] for arm in arms.values()), value, arms))
+    empty = {"users": 0, "calls": 0, **{metric: RatioStat() for metric in CALL_METRICS}}
+    out = []
+    for key in sorted(by_key):
+        for _, value, arms in sorted(by_key[key], key=lambda entry: (-entry[0], entry[1]))[:MAX_SEGMENTS]:
+            stats = [arms.get(v.key, empty) for v in variants]
+            counts = [arm["users"] for arm in stats]
+            srm = sample_ratio_mismatch(counts, [v.weight for v in variants]) if sum(counts) else None
+            comparisons = [
+                (v.key, _metrics(stats[0], arm, {}, {}))
+                for v, arm in zip(variants[1:], stats[1:], strict=True)
+            ]
+            out.append(
+                SegmentResult(
+                    key,
+                    value,
+                    dict(zip((v.key for v in variants), counts, strict=True)),
+                    srm.p_value if srm else None,
+                    bool(srm and srm.mismatch),
+                    compare(comparisons, design),
+                )
+            )
+    return out
 
 
 def _covariate_sums(experiment_id: int, phase: int) -> dict[str, dict[str, CovariateSums]]:
@@ -422,6 +484,7 @@ def experiment_report(*, experiment) -> ExperimentReport:
         _verdict(rows, decided, mismatch, progress),
         correction=design.correction,
         decisions=decided,
+        segments=_segments(experiment, variants, design),
     )
 
 

@@ -18,6 +18,8 @@ from routing.services import calls_claim_sql
 BATCH = 50_000
 BUCKET_GROWTH = 1.05  # latency histogram buckets: [1.05^k, 1.05^(k+1)) milliseconds
 MAX_BUCKET = 400
+SEGMENT_KEYS = ("feature", "user_tier")  # request metadata keys the results are broken down by
+SEGMENT_VALUES = ", ".join(f"('{key}')" for key in SEGMENT_KEYS)
 PRE_EXPOSURE_DAYS = 14  # the window before a phase whose calls give each user's CUPED covariate
 
 BUCKET_SQL = (
@@ -86,9 +88,29 @@ user_histogram AS (
     ON CONFLICT (experiment_id, phase, variant, user_hash, bucket) DO UPDATE SET
         count = analytics_userlatencyhistogram.count + EXCLUDED.count
     RETURNING 1
+),
+segments AS (
+    INSERT INTO analytics_usersegmentaggregate
+        (experiment_id, phase, variant, user_hash, segment_key, segment_value, calls, cost, latency_ms,
+         latency_calls, errors, fallbacks)
+    SELECT experiment_id, phase, variant, user_hash, k.key, LEFT(metadata ->> k.key, 64), COUNT(*),
+           COALESCE(SUM(cost), 0), COALESCE(SUM(latency_ms) FILTER (WHERE status = 'ok'), 0),
+           COUNT(latency_ms) FILTER (WHERE status = 'ok'), COUNT(*) FILTER (WHERE status = 'error'),
+           COUNT(*) FILTER (WHERE fallbacks_used > 0)
+    FROM metrics CROSS JOIN (VALUES {SEGMENT_VALUES}) AS k(key)
+    WHERE jsonb_typeof(metadata -> k.key) IN ('string', 'number', 'boolean')
+    GROUP BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (experiment_id, phase, variant, user_hash, segment_key, segment_value) DO UPDATE SET
+        calls = analytics_usersegmentaggregate.calls + EXCLUDED.calls,
+        cost = analytics_usersegmentaggregate.cost + EXCLUDED.cost,
+        latency_ms = analytics_usersegmentaggregate.latency_ms + EXCLUDED.latency_ms,
+        latency_calls = analytics_usersegmentaggregate.latency_calls + EXCLUDED.latency_calls,
+        errors = analytics_usersegmentaggregate.errors + EXCLUDED.errors,
+        fallbacks = analytics_usersegmentaggregate.fallbacks + EXCLUDED.fallbacks
+    RETURNING 1
 )
 SELECT (SELECT COUNT(*) FROM claimed), (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM histogram),
-       (SELECT COUNT(*) FROM user_histogram)
+       (SELECT COUNT(*) FROM user_histogram), (SELECT COUNT(*) FROM segments)
 """
 
 CLAIM_SCORES = """

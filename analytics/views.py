@@ -137,6 +137,25 @@ def _p(value) -> str:
 
 def metric_rows(report) -> list[dict]:
     """The report's rows as the table shows them: values in their units, deltas with their intervals."""
+    return rows_shown(report.rows)
+
+
+def segment_tables(report) -> list[dict]:
+    """Per segment: its users per variant, its own SRM check, and its rows as the table shows them."""
+    return [
+        {
+            "key": segment.key,
+            "value": segment.value,
+            "users": ", ".join(f"{variant} {count}" for variant, count in segment.users.items()),
+            "srm": _p(segment.srm_p_value) if segment.srm_p_value is not None else "n/a",
+            "srm_mismatch": segment.srm_mismatch,
+            "rows": rows_shown(segment.rows),
+        }
+        for segment in report.segments
+    ]
+
+
+def rows_shown(rows) -> list[dict]:
     return [
         {
             "key": row.key,
@@ -156,7 +175,7 @@ def metric_rows(report) -> list[dict]:
             "chance_to_win": f"{row.chance_to_win:.1%}" if row.chance_to_win is not None else "",
             "risk": ", ".join(f"{value:.3g}" for value in row.risk) if row.risk else "",
         }
-        for row in report.rows
+        for row in rows
     ]
 
 
@@ -173,6 +192,7 @@ def experiment_detail(request, experiment_id: int):
         "experiment": experiment,
         "report": report,
         "rows": metric_rows(report),
+        "segments": segment_tables(report),
         "metrics": data["metrics"],
         "metric": metric,
         "smallest_variant": min((v.users for v in report.variants), default=0),

@@ -291,3 +291,55 @@ def test_cuped_adjusts_cost_by_each_users_pre_exposure_spend(running_experiment,
     Experiment.objects.filter(id=running_experiment.id).update(cuped=False)
     running_experiment.refresh_from_db()
     assert _row(experiment_report(experiment=running_experiment), "cost").variance_reduction is None
+
+
+def test_results_by_segment_have_their_own_rows_and_sample_ratio_check(
+    running_experiment, client, staff_user
+):
+    from analytics.stats import sample_ratio_mismatch
+
+    calls = make_calls(running_experiment, users=400, calls_per_user=2, costs=COSTS, quality=SAME_QUALITY)
+    for call in calls:
+        number = int(call.user_hash.rsplit("-", 1)[1])
+        metadata = {
+            "feature": "faq" if number % 2 else "code",
+            "user_tier": "pro" if number % 3 == 0 else "free",
+        }
+        if call.variant == "control" and number % 5 == 0:
+            metadata["feature"] = "<b>beta</b>"  # only control users: a lopsided segment
+        Call.objects.filter(id=call.id).update(metadata=metadata)
+    rollups_refresh()
+
+    report = experiment_report(experiment=running_experiment)
+    segments = {(s.key, s.value): s for s in report.segments}
+    assert {("feature", "faq"), ("feature", "code"), ("user_tier", "pro"), ("user_tier", "free")} <= set(
+        segments
+    )
+    faq = segments[("feature", "faq")]
+    assert faq.users == {
+        v: len({c.user_hash for c in calls if c.variant == v and (_feature(c) == "faq")})
+        for v in ("control", "treatment")
+    }
+    assert faq.srm_p_value == pytest.approx(
+        sample_ratio_mismatch(list(faq.users.values()), [0.5, 0.5]).p_value
+    )
+    cost = next(row for row in faq.rows if row.key == "cost")
+    assert cost.significant and cost.direction == "better"
+    beta = segments[("feature", "<b>beta</b>")]
+    assert beta.users["treatment"] == 0 and beta.srm_mismatch
+
+    client.force_login(staff_user)
+    page = client.get(f"/dashboard/experiments/{running_experiment.id}/").content.decode()
+    assert 'id="segment-table"' in page and "feature = faq" in page
+    assert "&lt;b&gt;beta&lt;/b&gt;" in page and "<b>beta</b>" not in page
+
+
+def _number(call) -> int:
+    return int(call.user_hash.rsplit("-", 1)[1])
+
+
+def _feature(call) -> str:
+    """faq or code by user; a fifth of the control's users on a beta only they get: a lopsided segment."""
+    if call.variant == "control" and _number(call) % 5 == 0:
+        return "<b>beta</b>"
+    return "faq" if _number(call) % 2 else "code"
