@@ -175,25 +175,33 @@ class UserSegmentAggregate(models.Model):
 
 
 class UserLatencyHistogram(models.Model):
-    """One user's successful calls per latency bucket: the per-user counts below a quantile that make the
-    quantile tests cluster-robust (calls of one user are not independent)."""
+    """One user's successful calls per bucket of a timing (`latency`, or `ttft`, the time to first token of
+    a stream): the per-user counts below a quantile that make the quantile tests cluster-robust (calls of
+    one user are not independent)."""
+
+    class Measure(models.TextChoices):
+        LATENCY = "latency"
+        TTFT = "ttft"
 
     experiment_id = models.BigIntegerField()
     phase = models.PositiveIntegerField()
     variant = models.CharField(max_length=64)
     user_hash = models.CharField(max_length=64)
+    measure = models.CharField(max_length=8, choices=Measure.choices, default=Measure.LATENCY)
     bucket = models.PositiveSmallIntegerField()
     count = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["experiment_id", "phase", "variant", "user_hash", "bucket"],
+                fields=["experiment_id", "phase", "variant", "user_hash", "measure", "bucket"],
                 name="user_latency_histogram_unique",
             )
         ]
         indexes = [
-            models.Index(fields=["experiment_id", "phase", "variant"], name="user_latency_histogram_arm")
+            models.Index(
+                fields=["experiment_id", "phase", "measure", "variant"], name="user_latency_histogram_arm"
+            )
         ]
 
     def __str__(self) -> str:

@@ -14,10 +14,11 @@ import dataclasses
 import math
 from dataclasses import asdict, dataclass, field
 from dataclasses import fields as dataclass_fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from analytics.comparison import Decision, Design, MetricInput, MetricRow, compare, decisions
 from analytics.rollups import bucket_bounds, histogram_percentile
@@ -25,6 +26,7 @@ from analytics.scoring_config import ScoringConfigError, scoring_settings
 from analytics.stats import RatioStat, sample_ratio_mismatch
 from analytics.stats.cuped import CovariateSums, cuped_adjust
 from analytics.stats.quantile import QuantileEstimate, histogram_quantile, quantile_estimate
+from routing.models import Call
 
 # metric key -> (label, numerator column, denominator column, lower is better, guardrail group, unit)
 CALL_METRICS = {
@@ -34,12 +36,15 @@ CALL_METRICS = {
     "fallback_rate": ("fallback rate", "fallbacks", "calls", True, None, "rate"),
 }
 PERCENTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
-# quantile metrics tested per arm: key, label, q (all in the latency guardrail group)
-QUANTILE_METRICS = tuple((f"latency_{name}", f"latency {name}", q) for name, q in PERCENTILES)
+# quantile metrics tested per arm: key, label, measure, q (all in the latency guardrail group); a route's
+# time-to-first-token rows appear where its calls stream
+LATENCY_QUANTILES = tuple((f"latency_{name}", f"latency {name}", "latency", q) for name, q in PERCENTILES)
+TTFT_QUANTILES = tuple((f"ttft_{name}", f"time to first token {name}", "ttft", q) for name, q in PERCENTILES)
+QUANTILE_METRICS = LATENCY_QUANTILES + TTFT_QUANTILES
 
 USER_HISTOGRAM = """
-SELECT variant, bucket, SUM(count) FROM analytics_userlatencyhistogram
-WHERE experiment_id = %s AND phase = %s GROUP BY variant, bucket
+SELECT measure, variant, bucket, SUM(count) FROM analytics_userlatencyhistogram
+WHERE experiment_id = %s AND phase = %s GROUP BY measure, variant, bucket
 """
 BELOW = """
 SELECT COUNT(*), SUM(below), SUM(below * below), SUM(n), SUM(n * n), SUM(below * n) FROM (
@@ -48,6 +53,7 @@ SELECT COUNT(*), SUM(below), SUM(below * below), SUM(n), SUM(n * n), SUM(below *
            SUM(count) AS n
     FROM analytics_userlatencyhistogram
     WHERE experiment_id = %(experiment)s AND phase = %(phase)s AND variant = %(variant)s
+      AND measure = %(measure)s
     GROUP BY user_hash
 ) per_user
 """
@@ -283,18 +289,19 @@ def _percentiles(experiment_id: int, phase: int) -> dict[str, dict[str, float | 
 
 
 def _quantiles(experiment_id: int, phase: int, alpha: float) -> dict[str, dict[str, QuantileEstimate]]:
-    """Per variant, the cluster-robust estimate of each latency quantile (see `stats.quantile`): the
-    per-user histograms give both the arm's distribution and each user's calls below its quantile."""
+    """Per variant, the cluster-robust estimate of each latency and time-to-first-token quantile (see
+    `stats.quantile`): the per-user histograms give both the arm's distribution and each user's calls
+    below its quantile."""
     with connection.cursor() as cursor:
         cursor.execute(USER_HISTOGRAM, [experiment_id, phase])
-        counts: dict[str, dict[int, int]] = {}
-        for variant, bucket, count in cursor.fetchall():
-            counts.setdefault(variant, {})[bucket] = int(count)
+        counts: dict[tuple[str, str], dict[int, int]] = {}
+        for measure, variant, bucket, count in cursor.fetchall():
+            counts.setdefault((measure, variant), {})[bucket] = int(count)
         out: dict[str, dict[str, QuantileEstimate]] = {}
-        for variant, histogram in counts.items():
-            for key, _, q in QUANTILE_METRICS:
+        for (measure, variant), histogram in counts.items():
+            for key, _, _, q in (metric for metric in QUANTILE_METRICS if metric[2] == measure):
                 point = histogram_quantile(histogram, q, bucket_bounds)
-                args = {"experiment": experiment_id, "phase": phase, "variant": variant}
+                args = {"experiment": experiment_id, "phase": phase, "variant": variant, "measure": measure}
                 cursor.execute(BELOW, {**args, "bucket": point.bucket, "fraction": point.fraction})
                 users, *sums = cursor.fetchone()
                 below = RatioStat(int(users), *(float(v or 0) for v in sums))
@@ -307,7 +314,7 @@ def _quantiles(experiment_id: int, phase: int, alpha: float) -> dict[str, dict[s
 def _quantile_inputs(control: dict, treatment: dict) -> list[MetricInput]:
     return [
         MetricInput(key, label, "ms", True, "latency", control[key], treatment[key])
-        for key, label, _ in QUANTILE_METRICS
+        for key, label, _, _ in QUANTILE_METRICS
         if key in control and key in treatment
     ]
 
@@ -490,12 +497,17 @@ def experiment_report(*, experiment) -> ExperimentReport:
 
 def report_family_size(route) -> int:
     """How many metrics the report tests per treatment on this route: the per-call metrics, the latency
-    quantiles and one quality metric per scorer the route runs (the plan sizes its correction with it)."""
+    quantiles (and the time-to-first-token ones when the route streamed in the last week) and one quality
+    metric per scorer the route runs (the plan sizes its correction with it)."""
     try:
         scorers = scoring_settings(route.scoring or None).scorers
     except ScoringConfigError:
         scorers = ()
-    return len(CALL_METRICS) + len(QUANTILE_METRICS) + len(scorers)
+    streams = Call.objects.filter(
+        route=route, ttft_ms__isnull=False, started_at__gte=timezone.now() - timedelta(days=7)
+    ).exists()
+    quantiles = LATENCY_QUANTILES + (TTFT_QUANTILES if streams else ())
+    return len(CALL_METRICS) + len(quantiles) + len(scorers)
 
 
 def promotion_verdict(experiment, variant_key: str) -> tuple[dict, dict]:

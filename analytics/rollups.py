@@ -22,9 +22,13 @@ SEGMENT_KEYS = ("feature", "user_tier")  # request metadata keys the results are
 SEGMENT_VALUES = ", ".join(f"('{key}')" for key in SEGMENT_KEYS)
 PRE_EXPOSURE_DAYS = 14  # the window before a phase whose calls give each user's CUPED covariate
 
-BUCKET_SQL = (
-    f"LEAST({MAX_BUCKET}, GREATEST(0, FLOOR(LN(GREATEST(latency_ms, 1)) / LN({BUCKET_GROWTH}))))::int"
-)
+
+def bucket_sql(column: str) -> str:
+    """The histogram bucket of a timing column, as SQL."""
+    return f"LEAST({MAX_BUCKET}, GREATEST(0, FLOOR(LN(GREATEST({column}, 1)) / LN({BUCKET_GROWTH}))))::int"
+
+
+BUCKET_SQL = bucket_sql("latency_ms")
 
 CLAIM_CALLS = f"""
 WITH claimed AS ({calls_claim_sql()}
@@ -81,11 +85,16 @@ histogram AS (
     RETURNING 1
 ),
 user_histogram AS (
-    INSERT INTO analytics_userlatencyhistogram (experiment_id, phase, variant, user_hash, bucket, count)
-    SELECT experiment_id, phase, variant, user_hash, {BUCKET_SQL}, COUNT(*)
+    INSERT INTO analytics_userlatencyhistogram
+        (experiment_id, phase, variant, user_hash, measure, bucket, count)
+    SELECT experiment_id, phase, variant, user_hash, 'latency', {BUCKET_SQL}, COUNT(*)
     FROM metrics WHERE status = 'ok' AND latency_ms IS NOT NULL
-    GROUP BY 1, 2, 3, 4, 5
-    ON CONFLICT (experiment_id, phase, variant, user_hash, bucket) DO UPDATE SET
+    GROUP BY 1, 2, 3, 4, 5, 6
+    UNION ALL
+    SELECT experiment_id, phase, variant, user_hash, 'ttft', {bucket_sql("ttft_ms")}, COUNT(*)
+    FROM metrics WHERE status = 'ok' AND ttft_ms IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (experiment_id, phase, variant, user_hash, measure, bucket) DO UPDATE SET
         count = analytics_userlatencyhistogram.count + EXCLUDED.count
     RETURNING 1
 ),

@@ -302,4 +302,4 @@ def calls_claim_sql() -> str:
         ORDER BY recorded_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED
     )
     RETURNING experiment_id, phase, variant, user_hash, cost, latency_ms, status, fallbacks_used,
-        started_at, metadata"""
+        started_at, metadata, ttft_ms"""

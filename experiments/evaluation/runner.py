@@ -209,7 +209,22 @@ def heldout_only(replay: Replay, versions: list[PolicyVersion], dataset: str) ->
     return dataclasses.replace(replay, rows=rows, notes=(*replay.notes, note))
 
 
+def outside_models(policy: Policy, keys: set[str]) -> list[str]:
+    """The models a policy names that the evaluation has no answers of. A learned policy scores whatever
+    candidates it is given, so only the other kinds would have their choice of such a model replaced."""
+    if isinstance(policy, LearnedPolicy):
+        return []
+    return sorted(policy.models_referenced() - keys)
+
+
 def policy_trace(policy: Policy, replay: Replay, progress: Progress) -> Trace:
+    outside = outside_models(policy, {replay.weak.key, replay.strong.key})
+    if outside:
+        raise EvaluationError(
+            f"cannot be judged on the {replay.weak.name} / {replay.strong.name} pair: it names "
+            f"{', '.join(outside)}, whose answers are not replayed here, and mapping its choices onto the "
+            "pair would judge another policy; evaluate a version that names only the two"
+        )
     if policy.kind == "cascade" and not any(row.weak_answer for row in replay.rows):
         raise EvaluationError(
             f"cannot be judged on this dataset: it holds no answer text of {replay.weak.name}, and a cascade "
@@ -270,15 +285,19 @@ def many_models(replay: Replay, traced: list) -> dict | None:
         "best_single": vars(frontier.best_single(points)),
         "oracle": {"quality": oracle_quality, "cost": oracle_cost},
         "random": {"quality": random_quality, "cost": random_cost},
-        "policies": [
-            _many_point(version, replay) for version, trace, _ in traced if not isinstance(trace, str)
-        ],
+        "policies": [_many_point(version, replay) for version, _, _ in traced],
     }
 
 
 def _many_point(version: PolicyVersion, replay: Replay) -> dict:
     head = {"label": version_label(version), "kind": version.kind}
-    policy = compile_policy(version.spec)
+    try:
+        policy = compile_policy(version.spec)
+    except (PolicyError, ValueError) as exc:
+        return {**head, "error": f"{type(exc).__name__}: {exc}"}
+    outside = outside_models(policy, {model.key for model in replay.models})
+    if outside:
+        return {**head, "error": f"names {', '.join(outside)}, which the dataset has no answers of"}
     if policy.kind == "cascade":
         return {
             **head,
@@ -306,11 +325,12 @@ def _escalates(plan, confidence: float, replay: Replay) -> bool:
 
 def _policy_notes(policy: Policy, label: str, replay: Replay) -> list[str]:
     notes = []
-    outside = sorted(policy.models_referenced() - {replay.weak.key, replay.strong.key})
-    if outside:
+    if isinstance(policy, LearnedPolicy) and (
+        outside := sorted(policy.models_referenced() - {replay.weak.key, replay.strong.key})
+    ):
         notes.append(
-            f"{label} names models other than the dataset's two ({', '.join(outside)}); its own operating "
-            "point maps its choices onto the two recorded models as the engine's fallback order does."
+            f"{label} also names {', '.join(outside)}: its two-model point chooses between the pair only, by "
+            "the router's predictions for those two."
         )
     if policy.needs_classification:
         notes.append(f"{label}: no classifier model is called offline, so every item takes the default tier.")

@@ -343,3 +343,21 @@ def _feature(call) -> str:
     if call.variant == "control" and _number(call) % 5 == 0:
         return "<b>beta</b>"
     return "faq" if _number(call) % 2 else "code"
+
+
+def test_time_to_first_token_quantiles_are_tested_where_calls_stream(running_experiment):
+    from django.db.models import F
+
+    from analytics.reports import report_family_size
+
+    make_calls(running_experiment, users=300, calls_per_user=3, costs=COSTS, quality=SAME_QUALITY)
+    family = report_family_size(running_experiment.route)
+    Call.objects.filter(status="ok").update(ttft_ms=F("latency_ms") * 0.25, stream=True)
+    rollups_refresh()
+    report = experiment_report(experiment=running_experiment)
+    ttft, latency = _row(report, "ttft_p99"), _row(report, "latency_p99")
+    # the same calls a quarter as long: the same buckets, shifted, so the same verdict on a quarter scale
+    assert ttft.label == "time to first token p99" and ttft.unit == "ms"
+    assert ttft.control == pytest.approx(latency.control / 4, rel=0.06)
+    assert ttft.significant and ttft.direction == "better"
+    assert report_family_size(running_experiment.route) == family + 3  # the plan counts them once streamed

@@ -222,7 +222,12 @@ def test_without_registry_models_the_items_are_priced_at_routellms_published_pri
     assert weak["cost"] == pytest.approx(expected)
     assert evaluation.results["models"]["strong"]["price_source"] == "RouteLLM's published price"
     assert any("RouteLLM's $10 / $30 per million" in note for note in evaluation.results["notes"])
-    assert any("names models other than the dataset's two" in note for note in evaluation.results["notes"])
+    complexity = by_label(evaluation)["maths/by-complexity@v1"]  # its tiers name the replay provider's keys
+    assert (
+        complexity["error"].startswith("cannot be judged on the")
+        and "replay/small-model" in complexity["error"]
+    )
+    assert complexity["swept"] is False
 
 
 def test_running_a_claimed_evaluation_again_does_nothing(small):
