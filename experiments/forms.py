@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 
 from experiments.models import Correction, Engine, Experiment
+from routing.forms import json_object
 from routing.models import PolicyVersion, Route
 
 METRICS = Experiment._meta.get_field("primary_metric").choices
@@ -83,24 +82,10 @@ class ExperimentForm(forms.Form):
     )
 
     def clean_targeting(self):
-        text = self.cleaned_data["targeting"] or "{}"
-        try:
-            value = json.loads(text)
-        except ValueError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc}") from None
-        if not isinstance(value, dict):
-            raise forms.ValidationError("Targeting must be a JSON object.")
-        return value
+        return json_object(self.cleaned_data["targeting"] or "{}", "Targeting")
 
     def clean_guardrail_margins(self):
-        text = self.cleaned_data["guardrail_margins"] or "{}"
-        try:
-            value = json.loads(text)
-        except ValueError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc}") from None
-        if not isinstance(value, dict):
-            raise forms.ValidationError("Margins must be a JSON object.")
-        return value
+        return json_object(self.cleaned_data["guardrail_margins"] or "{}", "Margins")
 
     def variant_specs(self) -> list[dict]:
         data = self.cleaned_data

@@ -17,18 +17,22 @@ class RouteForm(forms.Form):
     )
 
 
+def json_object(text: str, what: str) -> dict:
+    """The JSON object a person typed into a form field, or a ValidationError saying what is wrong."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise forms.ValidationError(f"{what} must be a JSON object.")
+    return value
+
+
 class SpecField(forms.CharField):
     widget = forms.Textarea(attrs={"rows": 14, "spellcheck": "false"})
 
     def to_python(self, value):
-        text = super().to_python(value)
-        try:
-            spec = json.loads(text)
-        except ValueError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc}") from None
-        if not isinstance(spec, dict):
-            raise forms.ValidationError("The spec must be a JSON object.")
-        return spec
+        return json_object(super().to_python(value), "The spec")
 
 
 class PolicyForm(forms.Form):
