@@ -1,14 +1,31 @@
 from django.contrib import admin
+from django.http import HttpResponse
 from django.urls import include, path
+from django.views.decorators.cache import cache_control
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from routing.gateway.proxy import chat_completions
 
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+    '<rect width="32" height="32" rx="6" fill="#2f6fde"/>'
+    '<path d="M7 24 L16 8 L25 24" stroke="#fff" stroke-width="3" fill="none" stroke-linecap="round"/>'
+    '<circle cx="16" cy="8" r="3" fill="#fff"/></svg>'
+)
+
+
+@cache_control(public=True, max_age=86400)
+def favicon(request):
+    return HttpResponse(FAVICON, content_type="image/svg+xml")
+
+
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("", RedirectView.as_view(pattern_name="routing:route-list", permanent=False)),
     path("admin/", admin.site.urls),
     path("routes/", include("routing.web_urls")),
+    path("registry/", include("routing.registry_urls")),
     path("experiments/", include("experiments.web_urls")),
     path("dashboard/", include("analytics.web_urls")),
     path("evaluations/", include("experiments.evaluation_urls")),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from routing import views
+from routing import policy_views, views
 
 app_name = "routing"
 
@@ -11,7 +11,15 @@ urlpatterns = [
     path(
         "<slug:route_name>/policies/<slug:policy_name>/publish", views.policy_publish, name="policy-publish"
     ),
+    path("<slug:route_name>/policies/new", policy_views.policy_new, name="policy-new"),
+    path(
+        "<slug:route_name>/policies/<slug:policy_name>/history",
+        policy_views.policy_history,
+        name="policy-history",
+    ),
     path("<slug:route_name>/live-policy", views.live_policy_set, name="live-policy"),
+    # -- keys --
     path("<slug:route_name>/keys", views.api_key_create, name="key-create"),
     path("<slug:route_name>/keys/<int:key_id>/revoke", views.api_key_revoke, name="key-revoke"),
+    # -- end keys --
 ]
