@@ -8,16 +8,21 @@ from celery import Celery
 from celery.schedules import crontab
 from celery.signals import worker_ready
 
+from config.env import env_float
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("routelab")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# How often beat folds new calls and scores into the roll-ups the reports read (the demo uses 5).
+ANALYTICS_REFRESH_SECONDS = env_float("ANALYTICS_REFRESH_SECONDS", 60.0, minimum=1.0)
+
 # Periodic work; each task claims its rows so a double run is harmless.
 app.conf.beat_schedule = {
     "flush-call-records": {"task": "routing.tasks.calls_flush_task", "schedule": 2.0},
-    "refresh-analytics": {"task": "analytics.tasks.analytics_refresh_task", "schedule": 60.0},
+    "refresh-analytics": {"task": "analytics.tasks.analytics_refresh_task", "schedule": ANALYTICS_REFRESH_SECONDS},
     "weekly-reports": {
         "task": "analytics.tasks.weekly_reports_task",
         "schedule": crontab(hour=7, minute=0, day_of_week=1),
