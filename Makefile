@@ -13,8 +13,10 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# `make demo PORT=8123` serves the UI on another port; `make demo ARGS="--no-serve --users 200"` passes more.
+demo: PORT ?= 8000
 demo: install
-	$(PY) manage.py demo
+	$(PY) manage.py demo --port $(PORT) $(ARGS)
 
 # System tools the tests use, from Debian's packages: headless Chromium for the browser tests (a test
 # tool's own browser download cannot work offline) and docker-compose to validate the compose file.

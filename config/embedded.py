@@ -80,7 +80,6 @@ def _postgres_running(var_dir: Path) -> bool:
 def _postgres_stop(var_dir: Path) -> None:
     """A fast shutdown: open sessions are ended, committed data is kept."""
     pgserver = _embedded_module("pgserver", "DATABASE_URL")
-    logging.getLogger("pgserver").setLevel(logging.WARNING)  # its INFO lines echo each command in full
     with _file_lock(var_dir / "postgres.lock"):
         if _postgres_running(var_dir):
             server = pgserver.get_server(var_dir / "postgres", cleanup_mode=None)  # this process's handle
@@ -174,6 +173,7 @@ def _stop_hint(var_dir: Path) -> dict[str, str]:
 def servers_stop(var_dir: Path) -> str:
     """Stop the embedded servers this process started, and say so; for those it found running (the user's
     own, or another process's), say how to stop them. Empty when no embedded server is in use."""
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # its INFO lines echo each command in full
     started = [name for name, mine in _started_here.items() if mine]
     found = [name for name, mine in _started_here.items() if not mine]
     for name in started:

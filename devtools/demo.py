@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -24,7 +27,11 @@ from routing.gateway.recorder import calls_flush
 from routing.models import Call, Route
 
 ROOT = Path(__file__).resolve().parents[1]
+DEMO_REFRESH_SECONDS = (
+    "5"  # beat's roll-up refresh in the demo: its reports follow new traffic within seconds
+)
 ROUTE = "support-bot"
+NAME_PREFIX = "complexity-vs-premium-"
 SCORING = {"scorers": ["heuristic_confidence", "recorded_quality"]}
 PREMIUM_SPEC = {"kind": "rules", "rules": [], "default": "simulator/claude-opus-4-1"}
 COMPLEXITY_SPEC = {
@@ -54,11 +61,10 @@ def experiment_setup(*, min_sample: int) -> tuple[Experiment, str]:
     premium = _version(route, "all-premium", PREMIUM_SPEC)
     complexity = _version(route, "by-complexity", COMPLEXITY_SPEC)
     services.route_set_live_policy(route=route, version=premium)
-    for running in Experiment.objects.filter(route=route, status__in=["running", "paused"]):
-        experiments.experiment_stop(experiment=running)
+    _leftovers_clear(route)
     experiment = experiments.experiment_create(
         route=route,
-        name=f"complexity-vs-premium-{timezone.now():%Y%m%d-%H%M%S}",
+        name=f"{NAME_PREFIX}{timezone.now():%Y%m%d-%H%M%S}",
         hypothesis="Complexity routing cuts cost per call without a significant loss of quality.",
         variants=[
             {"key": "control", "policy_version": premium, "weight": 0.5},
@@ -73,6 +79,17 @@ def experiment_setup(*, min_sample: int) -> tuple[Experiment, str]:
     return Experiment.objects.select_related("route").get(id=experiment.id), key
 
 
+def _leftovers_clear(route: Route) -> None:
+    """Free the route's slot: stop what still runs, and drop drafts an interrupted demo run left behind."""
+    held = (Experiment.Status.RUNNING, Experiment.Status.PAUSED)
+    for running in Experiment.objects.filter(route=route, status__in=held):
+        experiments.experiment_stop(experiment=running)
+    # experiments has no service to discard a draft; a draft has no calls, phases or promotions yet
+    Experiment.objects.filter(
+        route=route, status=Experiment.Status.DRAFT, name__startswith=NAME_PREFIX
+    ).delete()
+
+
 def _worker_env() -> dict:
     env = {**os.environ, "REDIS_URL": settings.REDIS_URL}
     if settings.DATABASE_URL:  # the worker must use the very database this process uses (tests use their own)
@@ -84,12 +101,52 @@ def _worker_env() -> dict:
     return env
 
 
+def _celery_start(args: list[str], log_name: str, **env: str) -> subprocess.Popen:
+    log = open(Path(settings.VAR_DIR) / log_name, "w")  # noqa: SIM115 - the process keeps writing it
+    command = [sys.executable, "-m", "celery", "-A", "config", *args]
+    env = {**_worker_env(), **env}
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
 def worker_start() -> subprocess.Popen:
     """A real Celery worker process (its log: var/demo-worker.log): it scores calls as they are stored."""
-    args = [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "threads", "-c", "4",
-            "-l", "INFO", "--without-heartbeat", "--without-mingle", "--without-gossip"]  # fmt: skip
-    log = open(Path(settings.VAR_DIR) / "demo-worker.log", "w")  # noqa: SIM115 - the worker keeps writing it
-    return subprocess.Popen(args, cwd=ROOT, env=_worker_env(), stdout=log, stderr=subprocess.STDOUT)
+    args = ["worker", "-P", "threads", "-c", "4", "-l", "INFO",
+            "--without-heartbeat", "--without-mingle", "--without-gossip"]  # fmt: skip
+    return _celery_start(args, "demo-worker.log")
+
+
+def beat_start() -> subprocess.Popen:
+    """Celery beat (its log: var/demo-beat.log): it moves recorded calls into PostgreSQL every two seconds
+    and refreshes the roll-ups every five, so traffic sent to the served demo reaches the reports."""
+    schedule = Path(settings.VAR_DIR) / "demo-celerybeat-schedule"
+    args = ["beat", "-l", "INFO", "-s", str(schedule)]
+    return _celery_start(args, "demo-beat.log", ANALYTICS_REFRESH_SECONDS=DEMO_REFRESH_SECONDS)
+
+
+def process_stop(process: subprocess.Popen, *, timeout: float = 30) -> None:
+    """SIGTERM (a warm shutdown for Celery), then SIGKILL past the timeout."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def celery_running() -> Iterator[list[subprocess.Popen]]:
+    """The worker and beat for the length of the block; both stop with it, however it ends."""
+    processes = [worker_start()]
+    try:
+        processes.append(beat_start())
+        yield processes
+    finally:
+        for process in processes:  # signal both first: their warm shutdowns overlap
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process_stop(process)
 
 
 def traffic(*, url: str, key: str, users: int, requests_per_user: int, seed: int):

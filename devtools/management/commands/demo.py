@@ -3,7 +3,8 @@
 Simulated models at real prices; calls through both adapters; then an experiment on the `support-bot`
 route, all-premium (control) against complexity routing (treatment); a few thousand simulated users
 through the OpenAI-compatible endpoint; a real Celery worker scoring the answers; the significance
-report; and the web UI with its dashboard.
+report; and the web UI with its dashboard, fed by Celery beat with the traffic sent to it afterwards.
+On the way out it stops its worker and beat, and the embedded servers if it started them.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ import socket
 import sys
 
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
+from config import embedded
 from config.asgi import application
 from devtools import demo
 from devtools.seed import registry_seed_simulator
@@ -59,13 +63,20 @@ class Command(BaseCommand):
         parser.add_argument("--requests-per-user", type=int, default=2)
 
     def handle(self, *args, **options):
-        _check_port_free(options["port"])
         # SIGTERM (a supervisor, `kill`) unwinds like Ctrl-C, so the worker and the servers stop with the demo
         previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         try:
+            _check_port_free(options["port"])
             self._story(**options)
         finally:
             signal.signal(signal.SIGTERM, previous)
+            self._servers_stop()
+
+    def _servers_stop(self) -> None:
+        """The embedded PostgreSQL and Redis stop with the demo if it started them, not if it found them."""
+        connections.close_all()
+        if said := embedded.servers_stop(settings.VAR_DIR):
+            self.stdout.write(f"\nThe demo {said}.")
 
     def _story(self, *, serve: bool, port: int, seed: int, time_scale: float, **options):
         self._say("Migrating the database")
@@ -78,16 +89,11 @@ class Command(BaseCommand):
             self._print_stream(anthropic)
             users = options["users"]
             experiment, key = demo.experiment_setup(min_sample=max(users // 4, 1))
-            worker = demo.worker_start()
-            try:
-                with serve_in_thread(application, port=port) as web:
-                    self._run_experiment(experiment, web.url, key, users, options["requests_per_user"], seed)
-                    if serve:
-                        self._announce(web.url, key, experiment)
-                        web.wait()
-            finally:
-                worker.terminate()
-                worker.wait(30)
+            with demo.celery_running(), serve_in_thread(application, port=port) as web:
+                self._run_experiment(experiment, web.url, key, users, options["requests_per_user"], seed)
+                if serve:
+                    self._announce(web.url, key, experiment)
+                    web.wait()
 
     def _run_experiment(self, experiment, url: str, key: str, users: int, per_user: int, seed: int) -> None:
         self._say(
@@ -198,7 +204,10 @@ class Command(BaseCommand):
             f"  experiments: {url}/experiments/   routes: {url}/routes/   API docs: {url}/api/docs/"
         )
         self.stdout.write(f"  OpenAI-compatible base URL: {url}/v1  with api_key={key}")
-        self.stdout.write("  Ctrl-C stops the demo.")
+        self.stdout.write(
+            "  Calls sent now reach the dashboard through Celery beat (stored within seconds, roll-ups "
+            "refreshed every 5 s).\n  Ctrl-C stops the demo."
+        )
 
     def _say(self, text: str) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING(f"\n== {text}"))
