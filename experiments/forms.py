@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import math
+
 from django import forms
 
 from experiments.models import Correction, Engine, Experiment
@@ -9,6 +12,40 @@ from routing.forms import json_object
 from routing.models import PolicyVersion, Route
 
 METRICS = Experiment._meta.get_field("primary_metric").choices
+HYPOTHESIS_MAX_LENGTH = 2000
+MAX_SAMPLE = 10**9
+WEIGHT_TOLERANCE = 1e-6
+EDITABLE_ATTRIBUTES = (
+    "name",
+    "hypothesis",
+    "coverage",
+    "namespace",
+    "namespace_start",
+    "namespace_end",
+    "primary_metric",
+    "guardrail_metrics",
+    "engine",
+    "correction",
+    "cuped",
+    "capping_percentile",
+    "alpha",
+    "min_sample_per_variant",
+)
+WEIGHT_FIELDS = ("control_weight", "treatment_weight", "treatment_b_weight")
+
+
+def _share(**kwargs) -> forms.FloatField:
+    """A number from 0 to 1 (Django's FloatField already refuses nan, inf and overflowing numbers)."""
+    return forms.FloatField(min_value=0, max_value=1, **kwargs)
+
+
+def _weight(**kwargs) -> forms.FloatField:
+    return forms.FloatField(
+        min_value=0,
+        max_value=1,
+        error_messages={"min_value": "A weight is above 0 and at most 1."},
+        **kwargs,
+    )
 
 
 class VersionChoiceField(forms.ModelChoiceField):
@@ -16,26 +53,36 @@ class VersionChoiceField(forms.ModelChoiceField):
         return f"{obj.policy.route.name}: {obj.label} ({obj.kind})"
 
 
+def _finite_json(text: str, what: str) -> dict:
+    """A JSON object without NaN or Infinity, which Python's parser accepts but the database refuses."""
+    value = json_object(text or "{}", what)
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise forms.ValidationError(f"{what} cannot hold NaN or Infinity.") from None
+    return value
+
+
 class ExperimentForm(forms.Form):
     route = forms.ModelChoiceField(queryset=Route.objects.all(), to_field_name="name")
     name = forms.SlugField(max_length=64)
-    hypothesis = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    hypothesis = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=HYPOTHESIS_MAX_LENGTH
+    )
     control = VersionChoiceField(queryset=PolicyVersion.objects.select_related("policy__route"))
-    control_weight = forms.FloatField(initial=0.5)
+    control_weight = _weight(initial=0.5)
     treatment = VersionChoiceField(queryset=PolicyVersion.objects.select_related("policy__route"))
-    treatment_weight = forms.FloatField(initial=0.5)
+    treatment_weight = _weight(initial=0.5)
     treatment_b = VersionChoiceField(
         queryset=PolicyVersion.objects.select_related("policy__route"),
         required=False,
         label="Second treatment",
     )
-    treatment_b_weight = forms.FloatField(required=False, label="Second treatment weight")
-    coverage = forms.FloatField(
-        initial=1.0, help_text="Share of the route's users in the experiment, 0 to 1."
-    )
+    treatment_b_weight = _weight(required=False, label="Second treatment weight")
+    coverage = _share(initial=1.0, help_text="Share of the route's users in the experiment, 0 to 1.")
     namespace = forms.SlugField(required=False, help_text="Experiments in one namespace never share a user.")
-    namespace_start = forms.FloatField(initial=0.0)
-    namespace_end = forms.FloatField(initial=1.0)
+    namespace_start = _share(initial=0.0)
+    namespace_end = _share(initial=1.0)
     targeting = forms.CharField(
         required=False, initial="{}", help_text='e.g. {"feature": ["faq"], "user_tier": ["free"]}'
     )
@@ -68,24 +115,59 @@ class ExperimentForm(forms.Form):
         label="Capping percentile",
         help_text="Cap each user's cost and latency at this percentile of users, e.g. 0.99. Blank: none.",
     )
-    alpha = forms.FloatField(initial=0.05)
+    alpha = forms.FloatField(
+        initial=0.05,
+        min_value=0.001,
+        max_value=0.5,
+        help_text="The false-positive rate, from 0.001 to 0.5.",
+    )
     min_sample_per_variant = forms.IntegerField(
         initial=100,
         min_value=1,
+        max_value=MAX_SAMPLE,
         label="Minimum sample per variant",
         help_text="The plan raises it to the sample its power calculation needs.",
     )
     mde = forms.FloatField(
         initial=0.05,
+        min_value=0.001,
+        max_value=10,
         label="Smallest relative effect worth detecting",
-        help_text="Used for the runtime estimate, e.g. 0.05 for 5%.",
+        help_text="Used for the runtime estimate, e.g. 0.05 for 5%; from 0.001 to 10.",
     )
 
+    def clean(self):
+        data = super().clean()
+        self._weights_check(data)
+        start, end = data.get("namespace_start"), data.get("namespace_end")
+        if start is not None and end is not None and not start < end:
+            self.add_error("namespace_end", "The range is [start, end): the end must be above the start.")
+        return data
+
+    def _weights_check(self, data: dict) -> None:
+        """Each weight above 0 (the field bounds it to 1), a weight for a second treatment and a sum of 1."""
+        if data.get("treatment_b") and data.get("treatment_b_weight") is None:
+            self.add_error("treatment_b_weight", "Give the second treatment a weight, or remove it.")
+        elif not data.get("treatment_b") and data.get("treatment_b_weight") is not None:
+            self.add_error("treatment_b", "Choose the second treatment this weight is for, or clear it.")
+        used = WEIGHT_FIELDS if data.get("treatment_b") else WEIGHT_FIELDS[:2]
+        for name in used:
+            if data.get(name) == 0:
+                self.add_error(name, "A weight is above 0 and at most 1.")
+        weights = [data.get(name) for name in used]
+        if any(name in self.errors for name in used) or None in weights:
+            return
+        total = math.fsum(weights)
+        if abs(total - 1) > WEIGHT_TOLERANCE:
+            message = f"The weights sum to {total:.6g}; they must sum to 1."
+            for name in used:
+                self.add_error(name, message)
+
     def clean_targeting(self):
-        return json_object(self.cleaned_data["targeting"] or "{}", "Targeting")
+        return _finite_json(self.cleaned_data["targeting"], "Targeting")
 
     def clean_guardrail_margins(self):
-        return json_object(self.cleaned_data["guardrail_margins"] or "{}", "Margins")
+        return _finite_json(self.cleaned_data["guardrail_margins"], "Margins")
 
     def variant_specs(self) -> list[dict]:
         data = self.cleaned_data
@@ -94,7 +176,7 @@ class ExperimentForm(forms.Form):
             ("treatment", data["treatment"], data["treatment_weight"]),
         ]
         if data.get("treatment_b"):
-            rows.append(("treatment-b", data["treatment_b"], data.get("treatment_b_weight") or 0.0))
+            rows.append(("treatment-b", data["treatment_b"], data["treatment_b_weight"]))
         return [{"key": key, "policy_version": version, "weight": weight} for key, version, weight in rows]
 
     def service_fields(self) -> dict:
@@ -118,6 +200,20 @@ class ExperimentForm(forms.Form):
             "alpha": data["alpha"],
             "min_sample_per_variant": data["min_sample_per_variant"],
         }
+
+
+def experiment_initial(experiment: Experiment) -> dict:
+    """The form's values for editing `experiment` (its variants by position: control, treatment, second)."""
+    initial = {
+        "route": experiment.route.name,
+        **{name: getattr(experiment, name) for name in EDITABLE_ATTRIBUTES},
+        "targeting": json.dumps(experiment.targeting or {}),
+        "guardrail_margins": json.dumps(experiment.guardrail_margins or {}),
+    }
+    slots = ("control", "treatment", "treatment_b")
+    for slot, variant in zip(slots, experiment.variants.order_by("position"), strict=False):
+        initial[slot], initial[f"{slot}_weight"] = variant.policy_version_id, variant.weight
+    return initial
 
 
 class CoverageForm(forms.Form):

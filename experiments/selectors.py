@@ -203,3 +203,28 @@ def recent_route_traffic(*, route: Route, days: int = 7) -> float:
         raise ValueError(f"days must be at least 1, not {days}")
     since = timezone.now() - datetime.timedelta(days=days)
     return Call.objects.filter(route=route, started_at__gte=since).count() / days
+
+
+def experiment_search(*, query: str = "", route_name: str = "", status: str = "") -> QuerySet[Experiment]:
+    """Experiments whose name or hypothesis contains `query`, on the named route, in `status`; newest first.
+
+    Blank arguments do not filter; an unknown route or status matches nothing.
+    """
+    experiments = Experiment.objects.select_related("route")
+    if query:
+        experiments = experiments.filter(Q(name__icontains=query) | Q(hypothesis__icontains=query))
+    if route_name:
+        experiments = experiments.filter(route__name=route_name)
+    if status:
+        experiments = experiments.filter(status=status)
+    return experiments.order_by("-created_at", "-id")
+
+
+def experiment_route_names() -> list[str]:
+    """The names of the routes that have experiments, for the list's route filter."""
+    return list(
+        Route.objects.filter(experiments__isnull=False)
+        .distinct()
+        .order_by("name")
+        .values_list("name", flat=True)
+    )

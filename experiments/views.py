@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from experiments import selectors, services
-from experiments.forms import CoverageForm, ExperimentForm, PromoteForm, RollbackForm
+from experiments.forms import CoverageForm, ExperimentForm, PromoteForm, RollbackForm, experiment_initial
 from experiments.models import Experiment, Promotion
 from experiments.planning import experiment_plan
 from routing.models import AuditEntry
@@ -35,13 +36,40 @@ def _apply_errors(form, exc: ValidationError) -> None:
         form.add_error(field if field in form.fields else None, errors)
 
 
+PAGE_SIZE = 25
+FILTERS = ("q", "route", "status")
+
+
 @staff_member_required
 def experiment_list(request):
-    experiments = selectors.experiment_list().select_related("route")
-    return render(request, "experiments/experiment_list.html", {"experiments": experiments})
+    filters = {name: request.GET.get(name, "").strip() for name in FILTERS}
+    experiments = selectors.experiment_search(
+        query=filters["q"], route_name=filters["route"], status=filters["status"]
+    )
+    page = Paginator(experiments, PAGE_SIZE).get_page(request.GET.get("page"))
+    kept = request.GET.copy()
+    kept.pop("page", None)
+    context = {
+        "page": page,
+        "experiments": page.object_list,
+        "filters": filters,
+        "filter_query": kept.urlencode(),
+        "routes": selectors.experiment_route_names(),
+        "statuses": Experiment.Status.choices,
+    }
+    return render(request, "experiments/experiment_list.html", context)
 
 
 def _plan(form: ExperimentForm):
+    """The preview, or None with a form error when the planner cannot size the experiment."""
+    try:
+        return _plan_compute(form)
+    except (ValueError, ZeroDivisionError, OverflowError) as exc:
+        form.add_error("mde", f"Cannot plan with these settings: {exc}.")
+        return None
+
+
+def _plan_compute(form: ExperimentForm):
     data = form.cleaned_data
     variants = form.variant_specs()
     return experiment_plan(
@@ -63,25 +91,61 @@ def experiment_create(request):
         name: request.GET[name] for name in ("route", "control", "treatment", "name") if name in request.GET
     }
     form = ExperimentForm(request.POST or None, initial=prefill)
+    return _form_page(request, form, lambda fields: services.experiment_create(user=request.user, **fields))
+
+
+@staff_member_required
+def experiment_edit(request, experiment_id: int):
+    experiment = get_object_or_404(Experiment.objects.select_related("route"), id=experiment_id)
+    if experiment.status != Experiment.Status.DRAFT:
+        messages.error(
+            request, f"Experiment {experiment.name} is {experiment.status}: only a draft is edited."
+        )
+        return redirect("experiments:detail", experiment_id=experiment.id)
+    form = ExperimentForm(request.POST or None, initial=experiment_initial(experiment))
+    form.fields["route"].disabled = True  # a draft stays on its route: its policy versions belong to it
+
+    def save(fields):
+        fields.pop("route")
+        return services.experiment_update(experiment=experiment, user=request.user, **fields)
+
+    return _form_page(request, form, save, experiment=experiment)
+
+
+def _form_page(request, form: ExperimentForm, save, experiment=None):
+    """The create or edit page: preview on any valid POST, save on "create" (the plan sets the sample)."""
     plan = None
     if request.method == "POST" and form.is_valid():
         plan = _plan(form)
-        if "create" in request.POST:
+        if "create" in request.POST and plan is not None:
+            fields = form.service_fields()
+            # The plan's sample is the experiment's required sample: the progress bar reads it.
+            if plan.sample_per_variant:
+                fields["min_sample_per_variant"] = plan.sample_per_variant
             try:
-                fields = form.service_fields()
-                # The plan's sample is the experiment's required sample: the progress bar reads it.
-                if plan.sample_per_variant:
-                    fields["min_sample_per_variant"] = plan.sample_per_variant
-                experiment = services.experiment_create(user=request.user, **fields)
+                saved = save(fields)
             except ValidationError as exc:
                 _apply_errors(form, exc)
             else:
-                messages.success(
-                    request, f"Experiment {experiment.name} created as a draft. Start it when ready."
-                )
-                return redirect("experiments:detail", experiment_id=experiment.id)
+                verb = "saved" if experiment else "created as a draft"
+                messages.success(request, f"Experiment {saved.name} {verb}. Start it when ready.")
+                return redirect("experiments:detail", experiment_id=saved.id)
     status = 400 if request.method == "POST" and form.errors else 200
-    return render(request, "experiments/experiment_form.html", {"form": form, "plan": plan}, status=status)
+    context = {"form": form, "plan": plan, "experiment": experiment}
+    return render(request, "experiments/experiment_form.html", context, status=status)
+
+
+@staff_member_required
+@require_POST
+def experiment_discard(request, experiment_id: int):
+    experiment = get_object_or_404(Experiment, id=experiment_id)
+    try:
+        services.experiment_discard(experiment=experiment, user=request.user)
+    except ValidationError as exc:
+        _errors(request, exc)
+        return redirect("experiments:detail", experiment_id=experiment.id)
+    messages.success(request, f"Draft {experiment.name} discarded.")
+    return redirect("experiments:list")
 
 
 @staff_member_required

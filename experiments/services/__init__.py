@@ -4,12 +4,14 @@ from experiments.services.datasets import DatasetFileError, dataset_import, data
 from experiments.services.experiments import (
     ExperimentConflict,
     experiment_create,
+    experiment_discard,
     experiment_pause,
     experiment_ramp,
     experiment_resume,
     experiment_set_weights,
     experiment_start,
     experiment_stop,
+    experiment_update,
 )
 from experiments.services.promotions import experiment_promote, promotion_rollback
 
@@ -19,6 +21,7 @@ __all__ = [
     "dataset_import",
     "dataset_import_routellm",
     "experiment_create",
+    "experiment_discard",
     "experiment_pause",
     "experiment_promote",
     "experiment_ramp",
@@ -26,5 +29,6 @@ __all__ = [
     "experiment_set_weights",
     "experiment_start",
     "experiment_stop",
+    "experiment_update",
     "promotion_rollback",
 ]

@@ -102,36 +102,63 @@ def experiment_create(
     (`"policy_version_id"` works too); the weights sum to 1.
     """
     Route.objects.select_for_update().get(pk=route.pk)
-    start, end = _range_pair(namespace_range)
-    experiment = Experiment(
-        route=route,
+    experiment = Experiment(route=route, created_by=actor_or_none(user))
+    _fields_apply(
+        experiment,
         name=name,
-        hypothesis=hypothesis or "",
+        hypothesis=hypothesis,
         coverage=coverage,
-        namespace=namespace or "",
-        namespace_start=start,
-        namespace_end=end,
-        targeting={} if targeting is None else targeting,
+        namespace=namespace,
+        namespace_range=namespace_range,
+        targeting=targeting,
         primary_metric=primary_metric,
-        guardrail_metrics=list(guardrail_metrics or ()),
-        guardrail_margins={} if guardrail_margins is None else guardrail_margins,
-        engine=engine or "",
-        correction=correction or "",
+        guardrail_metrics=guardrail_metrics,
+        guardrail_margins=guardrail_margins,
+        engine=engine,
+        correction=correction,
         capping_percentile=capping_percentile,
-        cuped=bool(cuped),
+        cuped=cuped,
         alpha=alpha,
         min_sample_per_variant=min_sample_per_variant,
-        created_by=actor_or_none(user),
     )
     rows = _experiment_validate(experiment, variants)
     return _experiment_save(experiment, rows, user)
+
+
+# Each editable field with how a given value is stored (None keeps the "unset" default of create).
+_FIELD_CONVERTERS = {
+    "name": lambda value: value,
+    "hypothesis": lambda value: value or "",
+    "coverage": lambda value: value,
+    "namespace": lambda value: value or "",
+    "targeting": lambda value: {} if value is None else value,
+    "primary_metric": lambda value: value,
+    "guardrail_metrics": lambda value: list(value or ()),
+    "guardrail_margins": lambda value: {} if value is None else value,
+    "engine": lambda value: value or "",
+    "correction": lambda value: value or "",
+    "capping_percentile": lambda value: value,
+    "cuped": bool,
+    "alpha": lambda value: value,
+    "min_sample_per_variant": lambda value: value,
+}
+EDITABLE_FIELDS = frozenset({*_FIELD_CONVERTERS, "namespace_range", "variants"})
+
+
+def _fields_apply(experiment: Experiment, **fields: Any) -> None:
+    for name, value in fields.items():
+        if name == "namespace_range":
+            experiment.namespace_start, experiment.namespace_end = _range_pair(value)
+        else:
+            setattr(experiment, name, _FIELD_CONVERTERS[name](value))
 
 
 def _experiment_validate(experiment: Experiment, variants: Sequence[dict[str, Any]]) -> list[Variant]:
     rows, errors = _variants_build(experiment.route, variants)
     errors |= _name_errors(experiment) | _settings_errors(experiment) | _namespace_errors(experiment)
     errors |= _targeting_errors(experiment.targeting)
-    if not errors and (message := _overlap_error(experiment, Experiment.ACTIVE)):
+    # Only a running or paused experiment holds its slot; a draft's overlap is checked when it starts.
+    if not errors and (message := _overlap_error(experiment, SLOT_HOLDERS)):
         errors["namespace"] = message
     if errors:
         raise ValidationError(errors)
@@ -148,6 +175,47 @@ def _experiment_save(experiment: Experiment, rows: list[Variant], user) -> Exper
     )
     routing_invalidate_on_commit()
     return experiment
+
+
+@transaction.atomic
+def experiment_update(*, experiment: Experiment, user=None, **fields: Any) -> Experiment:
+    """Change a draft's settings and, when `variants` is given, replace its variants; errors name the field.
+
+    The fields are `experiment_create`'s (but the route); only a draft can be edited.
+    """
+    if unknown := sorted(set(fields) - EDITABLE_FIELDS):
+        raise ValidationError({name: "This field cannot be edited." for name in unknown})
+    experiment = experiment_lock(experiment)
+    status_require(experiment, "edit", (Status.DRAFT,))
+    variants = fields.pop("variants", None)
+    if variants is None:
+        variants = [
+            {"key": v.key, "policy_version": v.policy_version, "weight": v.weight}
+            for v in experiment.variants.select_related("policy_version").order_by("position")
+        ]
+    _fields_apply(experiment, **fields)
+    rows = _experiment_validate(experiment, variants)
+    experiment.save()
+    experiment.variants.all().delete()
+    for row in rows:
+        row.experiment = experiment
+    Variant.objects.bulk_create(rows)
+    return _changed(experiment, "update", user, _summary(experiment, rows))
+
+
+@transaction.atomic
+def experiment_discard(*, experiment: Experiment, user=None) -> None:
+    """Delete a draft (it has no phases, exposures or promotions yet); any other status is refused."""
+    experiment = experiment_lock(experiment)
+    status_require(experiment, "discard", (Status.DRAFT,))
+    audit_record(
+        actor=user,
+        action="experiment.discard",
+        target=experiment,
+        changes={"name": experiment.name, "route": experiment.route.name},
+    )
+    experiment.delete()
+    routing_invalidate_on_commit()
 
 
 def _summary(experiment: Experiment, rows: list[Variant]) -> dict[str, Any]:
@@ -252,7 +320,8 @@ def _slug_error(value: Any, max_length: int) -> str | None:
 def _name_errors(experiment: Experiment) -> dict[str, str]:
     if message := _slug_error(experiment.name, NAME_MAX_LENGTH):
         return {"name": message}
-    if Experiment.objects.filter(route=experiment.route, name=experiment.name).exists():
+    same_name = Experiment.objects.filter(route=experiment.route, name=experiment.name)
+    if same_name.exclude(pk=experiment.pk).exists():
         return {"name": f"Route {experiment.route.name} already has an experiment named {experiment.name!r}."}
     return {}
 

@@ -93,10 +93,12 @@ def test_a_variant_whose_policy_belongs_to_another_route_gets_a_400_naming_it(st
 
 def test_overlapping_namespace_ranges_on_one_route_get_a_400_naming_the_namespace(staff_api, payload):
     first = {**payload, "name": "first", "namespace": "checkout", "namespace_range": [0, 0.6]}
-    assert staff_api.post("/api/v1/experiments", first, format="json").status_code == 201
+    created = staff_api.post("/api/v1/experiments", first, format="json")
+    assert created.status_code == 201
+    assert staff_api.post(f"/api/v1/experiments/{created.json()['id']}/start").status_code == 200
     second = {**payload, "name": "second", "namespace": "checkout", "namespace_range": [0.5, 1]}
     fields = _fields(staff_api.post("/api/v1/experiments", second, format="json"))
-    assert "overlaps experiment 'first' (draft) at [0, 0.6)" in fields["namespace"][0]
+    assert "overlaps experiment 'first' (running) at [0, 0.6)" in fields["namespace"][0]
 
 
 def test_a_second_running_experiment_in_the_same_namespace_slot_gets_a_400(staff_api, payload):

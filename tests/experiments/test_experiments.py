@@ -160,10 +160,12 @@ def test_an_unknown_policy_version_is_refused_naming_it(live_route, treatment):
 def test_overlapping_namespace_ranges_on_one_route_are_refused_naming_the_namespace(
     make_experiment, live_route, treatment
 ):
-    make_experiment(name="first", namespace="checkout", namespace_range=(0.0, 0.5))
+    experiment_start(
+        experiment=make_experiment(name="first", namespace="checkout", namespace_range=(0.0, 0.5))
+    )
     errors = _create_errors(live_route, treatment, namespace="checkout", namespace_range=(0.4, 1.0))
     assert list(errors) == ["namespace"]
-    assert "overlaps experiment 'first' (draft) at [0, 0.5)" in errors["namespace"][0]
+    assert "overlaps experiment 'first' (running) at [0, 0.5)" in errors["namespace"][0]
 
 
 def test_adjacent_namespace_ranges_and_other_namespaces_do_not_overlap(make_experiment):
@@ -174,9 +176,14 @@ def test_adjacent_namespace_ranges_and_other_namespaces_do_not_overlap(make_expe
 
 
 def test_two_experiments_without_a_namespace_on_one_route_overlap(make_experiment, live_route, treatment):
-    make_experiment(name="first")
+    experiment_start(experiment=make_experiment(name="first"))
     errors = _create_errors(live_route, treatment)
-    assert "'first' (draft) on route support-bot has no namespace either" in errors["namespace"][0]
+    assert "'first' (running) on route support-bot has no namespace either" in errors["namespace"][0]
+
+
+def test_a_draft_does_not_hold_a_slot_on_its_route(make_experiment, live_route, treatment):
+    make_experiment(name="first")
+    assert make_experiment(name="second").status == "draft"
 
 
 def test_a_stopped_experiment_frees_its_namespace_slot(make_experiment):
