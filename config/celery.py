@@ -22,7 +22,10 @@ ANALYTICS_REFRESH_SECONDS = env_float("ANALYTICS_REFRESH_SECONDS", 60.0, minimum
 # Periodic work; each task claims its rows so a double run is harmless.
 app.conf.beat_schedule = {
     "flush-call-records": {"task": "routing.tasks.calls_flush_task", "schedule": 2.0},
-    "refresh-analytics": {"task": "analytics.tasks.analytics_refresh_task", "schedule": ANALYTICS_REFRESH_SECONDS},
+    "refresh-analytics": {
+        "task": "analytics.tasks.analytics_refresh_task",
+        "schedule": ANALYTICS_REFRESH_SECONDS,
+    },
     "weekly-reports": {
         "task": "analytics.tasks.weekly_reports_task",
         "schedule": crontab(hour=7, minute=0, day_of_week=1),

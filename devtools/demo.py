@@ -84,10 +84,11 @@ def _leftovers_clear(route: Route) -> None:
     held = (Experiment.Status.RUNNING, Experiment.Status.PAUSED)
     for running in Experiment.objects.filter(route=route, status__in=held):
         experiments.experiment_stop(experiment=running)
-    # experiments has no service to discard a draft; a draft has no calls, phases or promotions yet
-    Experiment.objects.filter(
+    drafts = Experiment.objects.filter(
         route=route, status=Experiment.Status.DRAFT, name__startswith=NAME_PREFIX
-    ).delete()
+    )
+    for draft in drafts:
+        experiments.experiment_discard(experiment=draft)
 
 
 def _worker_env() -> dict:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet, Sum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Count, F, Max, QuerySet, Sum
 from django.utils import timezone
 
 from routing.models import ApiKey, Call, Model, Provider, Route, RoutingPolicy
@@ -52,3 +57,35 @@ def route_overview() -> list[dict]:
         }
         for route in route_list()
     ]
+
+
+@dataclass(frozen=True)
+class KeyUsage:
+    calls: int = 0
+    tokens: int = 0
+    spend_usd: Decimal = Decimal(0)
+    last_used_at: datetime | None = None
+
+
+def api_key_usage(*, keys: Iterable[ApiKey]) -> dict[int, KeyUsage]:
+    """Calls, tokens (input + output), spend and last call of each key, in one grouped query.
+
+    Every key given has an entry; a key that never made a call has zero usage.
+    """
+    ids = [key.id for key in keys]
+    rows = (
+        Call.objects.filter(api_key_id__in=ids)
+        .values("api_key_id")
+        .annotate(
+            calls=Count("id"),
+            tokens=Sum(F("input_tokens") + F("output_tokens")),
+            spend_usd=Sum("cost"),
+            last_used_at=Max("started_at"),
+        )
+        .order_by()
+    )
+    usage = {key_id: KeyUsage() for key_id in ids}
+    for row in rows:
+        key_id = row.pop("api_key_id")
+        usage[key_id] = KeyUsage(**row)
+    return usage

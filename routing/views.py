@@ -6,13 +6,14 @@ import json
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from routing import selectors, services
 from routing.forms import ApiKeyForm, LivePolicyForm, PolicyForm, PublishForm, RouteForm
-from routing.models import ApiKey, Route, RoutingPolicy
+from routing.models import Route, RoutingPolicy
 
 
 def _apply_errors(form, exc: ValidationError) -> None:
@@ -41,13 +42,13 @@ def _route_context(request, route: Route, **forms) -> dict:
     return {
         "route": route,
         "policies": selectors.policy_list(route=route),
-        "keys": route.api_keys.order_by("-created_at"),
+        "keys": _key_rows(route),
         "models": selectors.model_list(enabled=True),
         "policy_form": forms.get("policy_form") or PolicyForm(initial={"spec": example}),
         "publish_form": forms.get("publish_form") or PublishForm(),
         "live_form": forms.get("live_form") or LivePolicyForm(route=route),
         "key_form": forms.get("key_form") or ApiKeyForm(),
-        "new_key": forms.get("new_key"),
+        "new_key": request.session.pop(_new_key_session_name(route), None),
         "publish_policy": forms.get("publish_policy"),
     }
 
@@ -108,6 +109,7 @@ def live_policy_set(request, route_name: str):
 
 
 @staff_member_required
+@permission_required("routing.add_apikey", raise_exception=True)
 @require_POST
 def api_key_create(request, route_name: str):
     route = get_object_or_404(Route, name=route_name)
@@ -117,14 +119,32 @@ def api_key_create(request, route_name: str):
             request, "routing/route_detail.html", _route_context(request, route, key_form=form), status=400
         )
     api_key, raw = services.api_key_create(name=form.cleaned_data["name"], routes=[route], user=request.user)
-    return render(request, "routing/route_detail.html", _route_context(request, route, new_key=raw))
+    # Post-redirect-get: the route page pops the raw key, so a reload neither shows it nor makes another.
+    request.session[_new_key_session_name(route)] = raw
+    messages.success(request, f"Key {api_key} created.")
+    return redirect("routing:route-detail", route_name=route.name)
 
 
 @staff_member_required
-@require_POST
+@permission_required("routing.change_apikey", raise_exception=True)
+@require_http_methods(["GET", "HEAD", "POST"])
 def api_key_revoke(request, route_name: str, key_id: int):
-    api_key = services.api_key_revoke(
-        api_key=get_object_or_404(ApiKey, id=key_id, routes__name=route_name), user=request.user
-    )
-    messages.success(request, f"Key {api_key} revoked.")
-    return redirect("routing:route-detail", route_name=route_name)
+    route = get_object_or_404(Route, name=route_name)
+    api_key = get_object_or_404(route.api_keys, id=key_id)
+    if request.method != "POST":
+        return render(request, "routing/key_revoke_confirm.html", {"route": route, "api_key": api_key})
+    was_active = api_key.is_active
+    services.api_key_revoke(api_key=api_key, user=request.user)
+    messages.success(request, f"Key {api_key} {'revoked' if was_active else 'was already revoked'}.")
+    return redirect("routing:route-detail", route_name=route.name)
+
+
+def _new_key_session_name(route: Route) -> str:
+    return f"routing.new_api_key.{route.id}"
+
+
+def _key_rows(route: Route) -> list[dict]:
+    """The route's keys, revoked ones included, newest first, each with its usage."""
+    keys = list(route.api_keys.order_by("-created_at"))
+    usage = selectors.api_key_usage(keys=keys)
+    return [{"key": key, "usage": usage[key.id]} for key in keys]

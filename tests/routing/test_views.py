@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from routing.models import ApiKey, PolicyVersion, Route
 
@@ -55,8 +56,14 @@ def test_publishing_and_making_a_version_live_from_the_ui(staff_client, live_rou
     assert 'id="live-policy">by-complexity@v2<' in page
 
 
-def test_a_new_key_is_shown_once_then_only_its_prefix(staff_client, live_route):
-    page = staff_client.post("/routes/support-bot/keys", {"name": "mobile app"}).content.decode()
+def test_a_new_key_is_shown_once_then_only_its_prefix(staff_client, staff_user, live_route):
+    staff_user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="routing", codename__in=["add_apikey", "change_apikey"]
+        )
+    )
+    response = staff_client.post("/routes/support-bot/keys", {"name": "mobile app"}, follow=True)
+    page = response.content.decode()
     raw = page.split('id="new-key">')[1].split("<")[0]
     assert raw.startswith("rl_")
     assert raw not in staff_client.get("/routes/support-bot/").content.decode()
