@@ -228,21 +228,25 @@ class DailyResult(models.Model):
 
 
 class WeeklyReport(models.Model):
-    """The significance report of a running experiment, built once a week (running it twice is harmless)."""
+    """The significance report of a running experiment for one week: the beat job builds revision 1 (running
+    it twice is harmless); each "run now" adds a revision with the numbers as they stand then."""
 
     experiment_id = models.BigIntegerField()
     experiment_name = models.CharField(max_length=200)
     week_start = models.DateField()
+    revision = models.PositiveIntegerField(default=1)
     report = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
     recipients = models.JSONField(default=list, blank=True)
 
     class Meta:
-        ordering = ["-week_start", "experiment_name"]
+        ordering = ["-week_start", "-revision", "experiment_name"]
         constraints = [
-            models.UniqueConstraint(fields=["experiment_id", "week_start"], name="weekly_report_once_a_week")
+            models.UniqueConstraint(
+                fields=["experiment_id", "week_start", "revision"], name="weekly_report_revision_unique"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.experiment_name}, week of {self.week_start}"
+        return f"{self.experiment_name}, week of {self.week_start}, revision {self.revision}"

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.models import WeeklyReport
-from analytics.reporting import report_csv, weekly_report_build, weekly_report_email
+from analytics.reporting import report_csv, weekly_report_run_now
 from analytics.reports import experiment_report
 from experiments.models import Experiment
 from routing.models import Call
@@ -52,6 +52,7 @@ class WeeklyReportSerializer(serializers.ModelSerializer):
             "experiment_id",
             "experiment_name",
             "week_start",
+            "revision",
             "report",
             "created_at",
             "emailed_at",
@@ -78,18 +79,15 @@ class ExperimentReportCsvApi(APIView):
 
 
 class WeeklyReportRunApi(APIView):
-    """Run now: build this week's report (once) and send it to the recipients (once)."""
+    """Run now: build this week's next revision of the report; the week's first run mails the recipients."""
 
-    @extend_schema(request=None, responses={201: WeeklyReportSerializer, 200: WeeklyReportSerializer})
+    @extend_schema(request=None, responses={201: WeeklyReportSerializer})
     def post(self, request, experiment_id: int):
         experiment = get_object_or_404(
             Experiment.objects.select_related("route", "created_by"), id=experiment_id
         )
-        weekly, created = weekly_report_build(experiment=experiment)
-        weekly_report_email(weekly=weekly, experiment=experiment)
-        weekly.refresh_from_db()
-        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        return Response(WeeklyReportSerializer(weekly).data, status=code)
+        weekly = weekly_report_run_now(experiment=experiment, user=request.user)
+        return Response(WeeklyReportSerializer(weekly).data, status=status.HTTP_201_CREATED)
 
 
 class WeeklyReportListApi(APIView):

@@ -1,4 +1,5 @@
-"""Writes around the significance report: daily snapshots for charts, weekly reports and their email."""
+"""Writes around the significance report: daily snapshots for charts, weekly reports (with revisions) and
+their email."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Exists
 from django.utils import timezone
 
 from analytics.models import DailyResult, WeeklyReport
 from analytics.reports import ExperimentReport, experiment_report
 from analytics.rollups import rollups_refresh
 from experiments.models import Experiment
+from routing.audit import audit_record
 
 
 def running_experiments():
@@ -39,20 +43,72 @@ def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+def _week_reports(experiment_id: int, start: date):
+    return WeeklyReport.objects.filter(experiment_id=experiment_id, week_start=start)
+
+
+def _revision_store(
+    *, experiment: Experiment, start: date, report: dict, first_only: bool
+) -> tuple[WeeklyReport, bool]:
+    """Number and store a report under the experiment's row lock, so concurrent runs never share a revision;
+    with `first_only` (the beat job) an existing revision of the week is returned instead."""
+    with transaction.atomic():
+        Experiment.objects.select_for_update().filter(id=experiment.id).first()
+        latest = _week_reports(experiment.id, start).order_by("-revision").first()
+        if first_only and latest is not None:
+            return latest, False
+        weekly = WeeklyReport.objects.create(
+            experiment_id=experiment.id,
+            experiment_name=experiment.name,
+            week_start=start,
+            revision=latest.revision + 1 if latest else 1,
+            report=report,
+        )
+        return weekly, True
+
+
 def weekly_report_build(*, experiment: Experiment, week: date | None = None) -> tuple[WeeklyReport, bool]:
-    """This week's report of an experiment; built once, so running the job twice does no harm."""
+    """This week's report of an experiment, built once: when the week has a revision, its latest is returned,
+    so running the job twice does no harm."""
     start = week_start(week or timezone.localdate())
-    existing = WeeklyReport.objects.filter(experiment_id=experiment.id, week_start=start).first()
+    existing = _week_reports(experiment.id, start).order_by("-revision").first()
     if existing is not None:
         return existing, False
     rollups_refresh()
-    report = experiment_report(experiment=experiment)
-    weekly, created = WeeklyReport.objects.get_or_create(
-        experiment_id=experiment.id,
-        week_start=start,
-        defaults={"experiment_name": experiment.name, "report": report.as_json()},
-    )
-    return weekly, created
+    report = experiment_report(experiment=experiment).as_json()
+    return _revision_store(experiment=experiment, start=start, report=report, first_only=True)
+
+
+def weekly_report_run_now(*, experiment: Experiment, user) -> WeeklyReport:
+    """Run now: refresh the roll-ups and store the report as this week's next revision, then mail it if no
+    report of the week has gone out yet."""
+    start = week_start(timezone.localdate())
+    rollups_refresh()
+    report = experiment_report(experiment=experiment).as_json()
+    weekly, _ = _revision_store(experiment=experiment, start=start, report=report, first_only=False)
+    audit_record(actor=user, action="weekly_report.run", target=weekly, changes={"revision": weekly.revision})
+    weekly_report_email(weekly=weekly, experiment=experiment)
+    weekly.refresh_from_db()
+    return weekly
+
+
+def weekly_report_list(*, experiment_id: int) -> list[WeeklyReport]:
+    """An experiment's weekly reports, newest week and revision first (the report JSON left unloaded)."""
+    return list(WeeklyReport.objects.filter(experiment_id=experiment_id).defer("report"))
+
+
+def weekly_report_days(*, weekly: WeeklyReport) -> list[dict]:
+    """The daily results behind a weekly report's chart: its phase's days up to the report's, then the
+    report itself as the last point."""
+    report = weekly.report
+    generated = report.get("generated_at", "")[:10] or weekly.created_at.date().isoformat()
+    stored = DailyResult.objects.filter(
+        experiment_id=weekly.experiment_id, phase=report.get("phase"), day__lt=generated
+    ).order_by("day")
+    return [
+        *({"day": row.day.isoformat(), "results": row.results} for row in stored),
+        {"day": generated, "results": report},
+    ]
 
 
 def _recipients(experiment: Experiment) -> list[str]:
@@ -60,15 +116,25 @@ def _recipients(experiment: Experiment) -> list[str]:
     return sorted({*settings.REPORT_RECIPIENTS, *([owner] if owner else [])})
 
 
+def _email_claim(weekly: WeeklyReport, recipients: list[str]) -> bool:
+    """Claim the week's one email with a conditional update; locking the week's rows first serialises two
+    claims on different revisions, and the second then sees the first's mark."""
+    week = _week_reports(weekly.experiment_id, weekly.week_start)
+    with transaction.atomic():
+        list(week.select_for_update().order_by("id").values_list("id", flat=True))
+        claimed = (
+            WeeklyReport.objects.filter(id=weekly.id, emailed_at__isnull=True)
+            .exclude(Exists(week.filter(emailed_at__isnull=False)))
+            .update(emailed_at=timezone.now(), recipients=recipients)
+        )
+    return claimed == 1
+
+
 def weekly_report_email(*, weekly: WeeklyReport, experiment: Experiment) -> bool:
-    """Send the report once: the row is claimed with a conditional update before the mail goes out."""
+    """Send the week's report once: a revision is claimed before the mail goes out, and only while no other
+    revision of the week has been mailed."""
     recipients = _recipients(experiment)
-    if not recipients:
-        return False
-    claimed = WeeklyReport.objects.filter(id=weekly.id, emailed_at__isnull=True).update(
-        emailed_at=timezone.now(), recipients=recipients
-    )
-    if not claimed:
+    if not recipients or not _email_claim(weekly, recipients):
         return False
     subject = f"[routelab] {weekly.experiment_name}: week of {weekly.week_start:%Y-%m-%d}"
     send_mail(subject, report_text(weekly.report), settings.DEFAULT_FROM_EMAIL, recipients)

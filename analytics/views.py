@@ -1,4 +1,5 @@
-"""The staff dashboard: overview, a route's traffic charts and an experiment's significance report.
+"""The staff dashboard: overview, a route's traffic charts, an experiment's significance report and its
+stored weekly reports.
 
 Plotly's JavaScript comes from the installed plotly package through `plotly_js`, so the pages work
 offline; its URL carries plotly's version, so browsers may cache it for a year.
@@ -10,15 +11,18 @@ import gzip
 import math
 from functools import lru_cache
 
+from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import permission_required
 from django.http import HttpResponse, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 from plotly.offline import get_plotlyjs
 
-from analytics import charts, dashboard
+from analytics import charts, dashboard, reporting
+from analytics.models import WeeklyReport
 from experiments.models import Experiment
 from routing.models import Route
 
@@ -123,8 +127,8 @@ def _value(value, unit: str, signed: bool = False) -> str:
     return f"{value:{sign}.3f}"
 
 
-def _interval(effect, fmt) -> dict:
-    return {"estimate": fmt(effect.estimate), "ci": f"[{fmt(effect.ci_low)}, {fmt(effect.ci_high)}]"}
+def _interval(effect: dict, fmt) -> dict:
+    return {"estimate": fmt(effect["estimate"]), "ci": f"[{fmt(effect['ci_low'])}, {fmt(effect['ci_high'])}]"}
 
 
 def _percent(value) -> str:
@@ -135,48 +139,52 @@ def _p(value) -> str:
     return f"{value:.4f}" if _finite(value) else "n/a"
 
 
-def metric_rows(report) -> list[dict]:
-    """The report's rows as the table shows them: values in their units, deltas with their intervals."""
-    return rows_shown(report.rows)
+def metric_rows(report: dict) -> list[dict]:
+    """The report's rows (`ExperimentReport.as_json()`, live or stored) as the table shows them: values in
+    their units, deltas with their intervals."""
+    return rows_shown(report["rows"])
 
 
-def segment_tables(report) -> list[dict]:
+def segment_tables(report: dict) -> list[dict]:
     """Per segment: its users per variant, its own SRM check, and its rows as the table shows them."""
     return [
         {
-            "key": segment.key,
-            "value": segment.value,
-            "users": ", ".join(f"{variant} {count}" for variant, count in segment.users.items()),
-            "srm": _p(segment.srm_p_value) if segment.srm_p_value is not None else "n/a",
-            "srm_mismatch": segment.srm_mismatch,
-            "rows": rows_shown(segment.rows),
+            "key": segment["key"],
+            "value": segment["value"],
+            "users": ", ".join(f"{variant} {count}" for variant, count in segment["users"].items()),
+            "srm": _p(segment["srm_p_value"]) if segment["srm_p_value"] is not None else "n/a",
+            "srm_mismatch": segment["srm_mismatch"],
+            "rows": rows_shown(segment["rows"]),
         }
-        for segment in report.segments
+        for segment in report.get("segments", [])
     ]
 
 
-def rows_shown(rows) -> list[dict]:
-    return [
-        {
-            "key": row.key,
-            "label": row.label,
-            "variant": row.variant,
-            "control": _value(row.control, row.unit),
-            "treatment": _value(row.treatment, row.unit),
-            "absolute": _interval(row.absolute, lambda v, unit=row.unit: _value(v, unit, signed=True)),
-            "relative": _interval(row.relative, _percent),
-            "p_adjusted": _p(row.p_adjusted),
-            "significant": row.significant,
-            "direction": row.direction,
-            "guardrail": row.guardrail,
-            "margin": _percent(row.margin) if row.margin else "",
-            "test": row.test,
-            "cuped": f"CUPED: {row.variance_reduction:.0%} less variance" if row.variance_reduction else "",
-            "chance_to_win": f"{row.chance_to_win:.1%}" if row.chance_to_win is not None else "",
-            "risk": ", ".join(f"{value:.3g}" for value in row.risk) if row.risk else "",
-        }
-        for row in rows
-    ]
+def rows_shown(rows: list[dict]) -> list[dict]:
+    return [_row_shown(row) for row in rows]
+
+
+def _row_shown(row: dict) -> dict:
+    unit = row["unit"]
+    reduction, chance, risk = row.get("variance_reduction"), row.get("chance_to_win"), row.get("risk")
+    return {
+        "key": row["key"],
+        "label": row["label"],
+        "variant": row["variant"],
+        "control": _value(row["control"], unit),
+        "treatment": _value(row["treatment"], unit),
+        "absolute": _interval(row["absolute"], lambda v: _value(v, unit, signed=True)),
+        "relative": _interval(row["relative"], _percent),
+        "p_adjusted": _p(row["p_adjusted"]),
+        "significant": row["significant"],
+        "direction": row["direction"],
+        "guardrail": row["guardrail"],
+        "margin": _percent(row["margin"]) if row.get("margin") else "",
+        "test": row.get("test", "welch"),
+        "cuped": f"CUPED: {reduction:.0%} less variance" if reduction else "",
+        "chance_to_win": f"{chance:.1%}" if chance is not None else "",
+        "risk": ", ".join(f"{value:.3g}" if _finite(value) else "n/a" for value in risk) if risk else "",
+    }
 
 
 @staff_member_required
@@ -188,11 +196,12 @@ def experiment_detail(request, experiment_id: int):
     if metric is not None and keys and metric not in keys:
         return _bad_request(f"metric: unknown metric {metric!r}; choose one of {', '.join(keys)}.")
     report = data["report"]
+    report_json = report.as_json()
     context = {
         "experiment": experiment,
         "report": report,
-        "rows": metric_rows(report),
-        "segments": segment_tables(report),
+        "rows": metric_rows(report_json),
+        "segments": segment_tables(report_json),
         "metrics": data["metrics"],
         "metric": metric,
         "smallest_variant": min((v.users for v in report.variants), default=0),
@@ -200,3 +209,43 @@ def experiment_detail(request, experiment_id: int):
         "chart": _chart(charts.cumulative_delta_figure(data["days"], metric or ""), "chart-cumulative"),
     }
     return render(request, "analytics/experiment.html", context)
+
+
+# -- weekly reports ------------------------------------------------------------------------------------------
+
+
+@staff_member_required
+def weekly_list(request, experiment_id: int):
+    experiment = get_object_or_404(Experiment, id=experiment_id)
+    context = {"experiment": experiment, "reports": reporting.weekly_report_list(experiment_id=experiment.id)}
+    return render(request, "analytics/weekly_list.html", context)
+
+
+@staff_member_required
+def weekly_detail(request, report_id: int):
+    weekly = get_object_or_404(WeeklyReport, id=report_id)
+    report = weekly.report
+    metric = dashboard.primary_metric_key(report, report.get("primary_metric", ""))
+    days = reporting.weekly_report_days(weekly=weekly)
+    context = {
+        "weekly": weekly,
+        "experiment": Experiment.objects.filter(id=weekly.experiment_id).first(),
+        "report": report,
+        "rows": metric_rows(report),
+        "segments": segment_tables(report),
+        "chart": _chart(charts.cumulative_delta_figure(days, metric or ""), "chart-cumulative"),
+    }
+    return render(request, "analytics/weekly_detail.html", context)
+
+
+@staff_member_required
+@permission_required("analytics.add_weeklyreport", raise_exception=True)
+@require_POST
+def weekly_run(request, experiment_id: int):
+    experiment = get_object_or_404(Experiment.objects.select_related("created_by"), id=experiment_id)
+    weekly = reporting.weekly_report_run_now(experiment=experiment, user=request.user)
+    mailed = f" and mailed to {', '.join(weekly.recipients)}" if weekly.emailed_at else ""
+    messages.success(
+        request, f"Revision {weekly.revision} of the week of {weekly.week_start:%Y-%m-%d} built{mailed}."
+    )
+    return redirect("dashboard:weekly-detail", report_id=weekly.id)

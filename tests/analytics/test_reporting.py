@@ -50,10 +50,12 @@ def test_the_refresh_stores_todays_results_for_the_charts(with_traffic):
 
 def test_run_now_and_the_report_apis(staff_api, with_traffic):
     response = staff_api.post(f"/api/v1/experiments/{with_traffic.id}/weekly-reports")
-    assert response.status_code == 201
-    assert staff_api.post(f"/api/v1/experiments/{with_traffic.id}/weekly-reports").status_code == 200
+    assert response.status_code == 201 and response.json()["revision"] == 1
+    again = staff_api.post(f"/api/v1/experiments/{with_traffic.id}/weekly-reports")
+    assert again.status_code == 201 and again.json()["revision"] == 2
     listed = staff_api.get(f"/api/v1/weekly-reports?experiment={with_traffic.id}").json()
-    assert len(listed) == 1 and listed[0]["emailed_at"]
+    assert [row["revision"] for row in listed] == [2, 1]
+    assert listed[1]["emailed_at"] and not listed[0]["emailed_at"] and len(mail.outbox) == 1
     report = staff_api.get(f"/api/v1/experiments/{with_traffic.id}/report").json()
     assert report["experiment"] == "complexity-vs-premium" and report["verdict"]
     assert staff_api.get("/api/v1/weekly-reports?experiment=abc").status_code == 400

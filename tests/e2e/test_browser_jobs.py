@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from django.contrib.auth.models import Permission
@@ -86,3 +88,43 @@ def test_job_four_promote_the_winner_then_roll_back(asgi_server, live_route, sta
     page.wait_for_selector("text=rolled back")
     page.screenshot(path=str(tmp_path / "rolled-back.png"), full_page=True)
     assert Route.objects.get(name="support-bot").live_policy.label == "by-complexity@v1"
+
+
+@pytest.fixture
+def demo_processes(transactional_db):
+    """The demo's own Celery worker and beat (refreshing the roll-ups every 5 s), on the test database."""
+    from devtools import demo
+
+    worker, beat = demo.worker_start(), demo.beat_start()
+    yield
+    for process in (beat, worker):
+        demo.process_stop(process)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_job_two_a_key_made_in_the_ui_sends_traffic_that_the_report_shows_within_ten_seconds(
+    asgi_server, live_route, staff_page, demo_processes
+):
+    _grant("editor", "add_routingpolicy", "add_experiment", "change_experiment", "add_apikey")
+    _create_policy_with_its_form(staff_page, asgi_server)
+    _create_and_start_experiment(staff_page, asgi_server)
+    experiment_page = staff_page.url
+    page = staff_page
+    page.goto(f"{asgi_server}/routes/support-bot/")
+    page.fill("form[action$='/keys'] input[name=name]", "browser app")
+    page.click("form[action$='/keys'] button")
+    key = page.inner_text("#new-key").strip()
+    body = {"messages": [{"role": "user", "content": "What is the capital of France?"}]}
+    with httpx.Client(base_url=asgi_server, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+        for i in range(24):
+            response = client.post("/v1/chat/completions", json={**body, "user": f"browser-user-{i}"})
+            assert response.status_code == 200
+    experiment_id = experiment_page.rstrip("/").rsplit("/", 1)[-1]
+    page.goto(f"{asgi_server}/dashboard/experiments/{experiment_id}/")
+    calls = "[...document.querySelectorAll('#variant-table tbody tr td:nth-child(4)')]"
+    total = f"{calls}.reduce((sum, cell) => sum + (+cell.textContent || 0), 0)"
+    deadline = time.monotonic() + 10  # from the last call: the page shows the roll-ups as they are at load
+    while page.evaluate(f"() => {total}") < 24 and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+        page.reload()
+    assert page.evaluate(f"() => {total}") >= 24, "the report did not show the calls within 10 s"
