@@ -128,3 +128,27 @@ def test_job_two_a_key_made_in_the_ui_sends_traffic_that_the_report_shows_within
         page.wait_for_timeout(500)
         page.reload()
     assert page.evaluate(f"() => {total}") >= 24, "the report did not show the calls within 10 s"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_job_three_open_the_weekly_report_and_run_it_now(asgi_server, live_route, staff_page):
+    _grant("editor", "add_routingpolicy", "add_experiment", "change_experiment", "add_weeklyreport")
+    _create_policy_with_its_form(staff_page, asgi_server)
+    _create_and_start_experiment(staff_page, asgi_server)
+    experiment_id = staff_page.url.rstrip("/").rsplit("/", 1)[-1]
+    _send_traffic(asgi_server, live_route.key, users=12)
+    page = staff_page
+    page.goto(f"{asgi_server}/dashboard/experiments/{experiment_id}/")
+    page.click("#weekly-reports-link")
+    page.click("#weekly-run button")
+    page.wait_for_selector("#verdict")
+    assert "revision 1" in page.inner_text("h1")
+    assert "cascade-vs-complexity" in page.inner_text("h1")
+    _send_traffic(asgi_server, live_route.key, users=6)
+    page.click("#weekly-run button")
+    page.wait_for_selector("text=revision 2")
+    page.goto(f"{asgi_server}/dashboard/experiments/{experiment_id}/weekly/")
+    revisions = page.eval_on_selector_all(
+        "#weekly-table tbody tr td:nth-child(2)", "cells => cells.map(c => c.textContent.trim())"
+    )
+    assert revisions == ["2", "1"]
