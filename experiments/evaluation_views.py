@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from experiments.evaluation import charts, display, selectors, services
 from experiments.evaluation.common import version_label
 from experiments.models import Dataset, Evaluation, EvaluationPoint, Experiment
+from routing.forms import form_errors_apply
 from routing.models import PolicyVersion
 
 LIST_LIMIT = 100
@@ -62,11 +63,6 @@ class AttachForm(forms.Form):
     experiment = forms.ModelChoiceField(queryset=Experiment.objects.select_related("route"))
 
 
-def _apply_errors(form: forms.Form, exc: ValidationError) -> None:
-    for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
-        form.add_error(field if field in form.fields else None, errors)
-
-
 def _list_page(request, form: EvaluationForm, status: int = 200):
     evaluations = selectors.evaluation_list()[:LIST_LIMIT]
     names = Dataset.objects.values_list("model_names", flat=True)
@@ -96,7 +92,7 @@ def evaluation_create(request):
                 user=request.user,
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"Evaluation #{evaluation.id} is queued; a worker will run it.")
             return redirect("evaluations:detail", evaluation_id=evaluation.id)

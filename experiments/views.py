@@ -14,6 +14,7 @@ from experiments import selectors, services
 from experiments.forms import CoverageForm, ExperimentForm, PromoteForm, RollbackForm, experiment_initial
 from experiments.models import Experiment, Promotion
 from experiments.planning import experiment_plan
+from routing.forms import form_errors_apply
 from routing.models import AuditEntry
 
 ACTIONS = {
@@ -29,11 +30,6 @@ def _errors(request, exc: ValidationError) -> None:
         messages.error(
             request, f"{field}: {' '.join(errors)}" if field and field != "__all__" else " ".join(errors)
         )
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 PAGE_SIZE = 25
@@ -125,7 +121,7 @@ def _form_page(request, form: ExperimentForm, save, experiment=None):
             try:
                 saved = save(fields)
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                form_errors_apply(form, exc)
             else:
                 verb = "saved" if experiment else "created as a draft"
                 messages.success(request, f"Experiment {saved.name} {verb}. Start it when ready.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from routing.models import PolicyVersion, Route
 
@@ -15,6 +16,12 @@ class RouteForm(forms.Form):
     daily_budget_usd = forms.DecimalField(
         required=False, min_value=0, max_digits=12, decimal_places=4, label="Daily budget (USD)"
     )
+
+
+def form_errors_apply(form: forms.Form, exc: ValidationError) -> None:
+    """A service's ValidationError shown on the form: each message beside its field, others above the form."""
+    for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+        form.add_error(field if field in form.fields else None, errors)
 
 
 def json_object(text: str, what: str) -> dict:

@@ -12,6 +12,7 @@ from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 
 from routing import policy_forms, services
+from routing.forms import form_errors_apply
 from routing.models import Route, RoutingPolicy
 
 
@@ -57,11 +58,6 @@ def policy_history(request, route_name: str, policy_name: str):
     return render(request, "routing/policy_history.html", context)
 
 
-def _form_errors(form, exc: ValidationError) -> None:
-    for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
-        form.add_error(field if field in form.fields else None, errors)
-
-
 def _policy_form(request, kind: str):
     form_class = policy_forms.FORMS[kind]
     return form_class(request.POST if request.method == "POST" else None, prefix=kind)
@@ -88,7 +84,7 @@ def policy_new(request, route_name: str):
                     route=route, name=form.cleaned_data["name"], spec=spec, user=request.user
                 )
             except ValidationError as exc:
-                _form_errors(form, exc)
+                form_errors_apply(form, exc)
             else:
                 messages.success(request, f"Published {version.label}.")
                 return redirect("routing:route-detail", route_name=route.name)

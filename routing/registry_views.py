@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from routing import selectors, services
+from routing.forms import form_errors_apply
 from routing.models import Model, Provider
 from routing.registry_forms import (
     EnabledForm,
@@ -22,11 +23,6 @@ from routing.registry_forms import (
 LIST_TEMPLATE = "routing/registry/provider_list.html"
 PROVIDER_TEMPLATE = "routing/registry/provider_form.html"
 MODEL_TEMPLATE = "routing/registry/model_form.html"
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def _write(perm: str):
@@ -58,7 +54,7 @@ def provider_create(request):
         try:
             provider = services.provider_create(user=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"Provider {provider.name} created. Add its models next.")
             return redirect("registry:provider-list")
@@ -75,7 +71,7 @@ def provider_edit(request, provider_id: int):
             if changes:
                 services.provider_update(provider=provider, user=request.user, **changes)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"Provider {provider.name} {'saved' if changes else 'unchanged'}.")
             return redirect("registry:provider-list")
@@ -92,7 +88,7 @@ def model_create(request):
         try:
             model = services.model_create(user=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"Model {model.key} created.")
             return redirect("registry:provider-list")
@@ -109,7 +105,7 @@ def model_edit(request, model_id: int):
             if changes:
                 services.model_update(model=model, user=request.user, **changes)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"Model {model.key} {'saved' if changes else 'unchanged'}.")
             return redirect("registry:provider-list")

@@ -12,13 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from routing import selectors, services
-from routing.forms import ApiKeyForm, LivePolicyForm, PolicyForm, PublishForm, RouteForm
+from routing.forms import ApiKeyForm, LivePolicyForm, PolicyForm, PublishForm, RouteForm, form_errors_apply
 from routing.models import Route, RoutingPolicy
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 @staff_member_required
@@ -28,7 +23,7 @@ def route_list(request):
         try:
             route = services.route_create(user=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"Route {route.name} created. Give it a policy next.")
             return redirect("routing:route-detail", route_name=route.name)
@@ -68,7 +63,7 @@ def policy_create(request, route_name: str):
         try:
             version = services.policy_create(route=route, user=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"Published {version.label}.")
             return redirect("routing:route-detail", route_name=route.name)
@@ -86,7 +81,7 @@ def policy_publish(request, route_name: str, policy_name: str):
         try:
             version = services.policy_publish(policy=policy, user=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_apply(form, exc)
         else:
             messages.success(request, f"Published {version.label}. Make it live below when you are ready.")
             return redirect("routing:route-detail", route_name=route_name)
