@@ -11,6 +11,9 @@ from routing import services as routing
 from routing.models import Call
 
 PREMIUM = {"kind": "rules", "rules": [], "default": "simulator/claude-opus-4-1"}
+# per-call cost and quality of the reporting tests' traffic: treatment cheaper at the same quality
+COSTS = {"control": 0.02, "treatment": 0.006}
+QUALITY = {"control": 0.8, "treatment": 0.8}
 
 
 @pytest.fixture
@@ -77,3 +80,11 @@ def make_calls(
     Call.objects.bulk_create(calls)
     Score.objects.bulk_create(scores)
     return calls
+
+
+@pytest.fixture
+def with_traffic(running_experiment, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.REPORT_RECIPIENTS = ["team@example.com"]
+    make_calls(running_experiment, users=300, calls_per_user=2, costs=COSTS, quality=QUALITY)
+    return running_experiment

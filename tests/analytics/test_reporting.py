@@ -8,19 +8,8 @@ from django.core import mail
 
 from analytics.models import DailyResult, WeeklyReport
 from analytics.reporting import analytics_refresh, report_text, weekly_reports_run
-from tests.analytics.conftest import make_calls
 
 pytestmark = pytest.mark.django_db
-COSTS = {"control": 0.02, "treatment": 0.006}
-QUALITY = {"control": 0.8, "treatment": 0.8}
-
-
-@pytest.fixture
-def with_traffic(running_experiment, settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.REPORT_RECIPIENTS = ["team@example.com"]
-    make_calls(running_experiment, users=300, calls_per_user=2, costs=COSTS, quality=QUALITY)
-    return running_experiment
 
 
 def test_the_weekly_job_builds_and_mails_one_report_per_running_experiment(with_traffic):

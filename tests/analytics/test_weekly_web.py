@@ -9,19 +9,9 @@ from django.db import connection
 
 from analytics.models import WeeklyReport
 from analytics.reporting import weekly_report_run_now, weekly_reports_run
-from tests.analytics.conftest import make_calls
+from tests.analytics.conftest import COSTS, QUALITY, make_calls
 
 pytestmark = pytest.mark.django_db
-COSTS = {"control": 0.02, "treatment": 0.006}
-QUALITY = {"control": 0.8, "treatment": 0.8}
-
-
-@pytest.fixture
-def with_traffic(running_experiment, settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.REPORT_RECIPIENTS = ["team@example.com"]
-    make_calls(running_experiment, users=300, calls_per_user=2, costs=COSTS, quality=QUALITY)
-    return running_experiment
 
 
 @pytest.fixture

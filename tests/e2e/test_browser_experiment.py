@@ -1,21 +1,18 @@
 """A person creates an experiment in the web UI, starts it, watches traffic arrive, and promotes a variant."""
 
-import httpx
 import pytest
 
 from routing import services as routing
 from routing.gateway.recorder import calls_flush
 from routing.models import Route
+from tests.e2e.chat import chat_traffic
 
 pytestmark = [pytest.mark.integration]
 PREMIUM = {"kind": "rules", "rules": [], "default": "simulator/claude-opus-4-1"}
 
 
 def _send_traffic(url: str, key: str, users: int) -> None:
-    body = {"messages": [{"role": "user", "content": "What is the capital of France?"}]}
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
-        for i in range(users):
-            assert client.post("/v1/chat/completions", json={**body, "user": f"user-{i}"}).status_code == 200
+    chat_traffic(url, key, users)
     calls_flush()
 
 

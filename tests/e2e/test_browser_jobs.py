@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import pytest
 from django.contrib.auth.models import Permission
 
 from routing.gateway.recorder import calls_flush
 from routing.models import Route, RoutingPolicy
+from tests.e2e.chat import chat_traffic
 
 pytestmark = [pytest.mark.integration]
 
@@ -22,10 +22,7 @@ def _grant(username: str, *codenames: str) -> None:
 
 
 def _send_traffic(url: str, key: str, users: int) -> None:
-    body = {"messages": [{"role": "user", "content": "What is the capital of France?"}]}
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
-        for i in range(users):
-            assert client.post("/v1/chat/completions", json={**body, "user": f"user-{i}"}).status_code == 200
+    chat_traffic(url, key, users)
     calls_flush()
 
 
@@ -114,11 +111,7 @@ def test_job_two_a_key_made_in_the_ui_sends_traffic_that_the_report_shows_within
     page.fill("form[action$='/keys'] input[name=name]", "browser app")
     page.click("form[action$='/keys'] button")
     key = page.inner_text("#new-key").strip()
-    body = {"messages": [{"role": "user", "content": "What is the capital of France?"}]}
-    with httpx.Client(base_url=asgi_server, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
-        for i in range(24):
-            response = client.post("/v1/chat/completions", json={**body, "user": f"browser-user-{i}"})
-            assert response.status_code == 200
+    chat_traffic(asgi_server, key, 24, prefix="browser-user")  # no flush here: the demo's beat stores them
     experiment_id = experiment_page.rstrip("/").rsplit("/", 1)[-1]
     page.goto(f"{asgi_server}/dashboard/experiments/{experiment_id}/")
     calls = "[...document.querySelectorAll('#variant-table tbody tr td:nth-child(4)')]"

@@ -11,11 +11,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def treatment(live_route):
-    return PolicyVersionFactory(route=live_route.route, name="all-premium")
-
-
-@pytest.fixture
 def payload(live_route, treatment):
     return {
         "route": "support-bot",

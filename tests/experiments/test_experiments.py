@@ -38,11 +38,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def treatment(live_route):
-    return PolicyVersionFactory(route=live_route.route, name="all-premium")
-
-
-@pytest.fixture
 def make_experiment(live_route, treatment):
     def make(**fields):
         return ExperimentFactory(

@@ -13,11 +13,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def treatment(live_route):
-    return PolicyVersionFactory(route=live_route.route, name="all-premium")
-
-
-@pytest.fixture
 def staff_client(client, staff_user):
     client.force_login(staff_user)
     client.raise_request_exception = False  # a 500 must show up as a status, not as an exception

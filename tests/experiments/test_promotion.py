@@ -29,11 +29,6 @@ def experiment_promote(**fields):
 
 
 @pytest.fixture
-def treatment(live_route):
-    return PolicyVersionFactory(route=live_route.route, name="all-premium")
-
-
-@pytest.fixture
 def running(live_route, treatment):
     experiment = ExperimentFactory(
         name="premium-test", route=live_route.route, control=live_route.version, treatment=treatment
