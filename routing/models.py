@@ -179,6 +179,20 @@ class Route(models.Model):
         validators=[MinValueValidator(Decimal(0))],
     )
     scoring = models.JSONField(default=dict, blank=True)
+    max_attempts = models.PositiveSmallIntegerField(
+        "provider requests per client request",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text="Attempts across retries, fallbacks and escalations; empty: GATEWAY_MAX_ATTEMPTS.",
+    )
+    deadline_seconds = models.FloatField(
+        "deadline (seconds)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.1), MaxValueValidator(3600)],
+        help_text="After this the gateway answers 504; empty: GATEWAY_DEADLINE_SECONDS.",
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -245,6 +259,21 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    requests_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Empty: no limit."
+    )
+    tokens_per_day = models.PositiveBigIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Input plus output tokens, UTC days."
+    )
+    spend_per_day_usd = models.DecimalField(
+        "spend per day (USD)",
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="UTC days. Empty: no limit.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -446,3 +475,13 @@ class TrainedRouter(models.Model):
     @property
     def label(self) -> str:
         return f"{self.name}@v{self.version}"
+
+
+class RoutingGeneration(models.Model):
+    """One row: a counter bumped in the same transaction as every change to routing data, so a process
+    that may have missed the change's announcement in Redis (Redis was down) can still tell it is stale."""
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"routing generation {self.value}"

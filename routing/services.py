@@ -17,7 +17,7 @@ from routing.gateway.adapters import adapter_for
 from routing.gateway.decide import Routed
 from routing.gateway.keys import KEY_PREFIX, hash_api_key
 from routing.gateway.pgtext import storable
-from routing.gateway.snapshot import routing_cache_invalidate
+from routing.gateway.snapshot import routing_changed
 from routing.learning.selectors import UnknownRouter, trained_router_get
 from routing.models import (
     ApiKey,
@@ -101,7 +101,7 @@ def model_complete(*, model: Model, request: ChatRequest) -> CompletionResult:
 
 
 def _invalidate_on_commit() -> None:
-    transaction.on_commit(routing_cache_invalidate)
+    routing_changed()
 
 
 def _scoring_validate(scoring: Any) -> None:

@@ -46,12 +46,14 @@ def celery_worker_thread():
 def _fresh_hot_path_state():
     """Each test starts with an empty Redis test database and no cached routing snapshot or live state."""
     from routing.gateway import live
+    from routing.gateway.execute import local_state_reset
     from routing.gateway.redis_client import get_redis
     from routing.gateway.snapshot import snapshot_cache
 
     get_redis().flushdb()
     snapshot_cache.clear()
     live.reset_cache()
+    local_state_reset()
     yield
     snapshot_cache.clear()
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from experiments.models import Correction, Engine, Experiment, ExperimentPhase, Metric, Variant, new_seed
 from routing.audit import audit_record
-from routing.gateway.snapshot import routing_cache_invalidate
+from routing.gateway.snapshot import routing_changed
 from routing.models import PolicyVersion, Route
 
 Status = Experiment.Status
@@ -43,7 +43,7 @@ class ExperimentConflict(ValidationError):
 
 
 def routing_invalidate_on_commit() -> None:
-    transaction.on_commit(routing_cache_invalidate)
+    routing_changed()
 
 
 def actor_or_none(user):

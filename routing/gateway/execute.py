@@ -13,13 +13,14 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 
 from django.conf import settings
 
 from routing.gateway.adapters import adapter_for
 from routing.gateway.live import record_outcome
-from routing.gateway.redis_client import get_async_redis
-from routing.gateway.resilience import CircuitBreaker, TokenBucket
+from routing.gateway.redis_client import get_async_redis, outage
+from routing.gateway.resilience import CircuitBreaker, Degrading, LocalBreaker, LocalTokenBucket, TokenBucket
 from routing.gateway.snapshot import ModelEntry, RoutingSnapshot
 from routing.policies import answer_confidence
 from routing.policies.types import Decision, RouteRequest
@@ -49,28 +50,55 @@ class ExecutionFailed(Exception):
         return self.error.kind if self.error else "no_model_available"
 
 
+def _breaker_limits() -> dict:
+    return {
+        "failure_threshold": settings.BREAKER_FAILURE_THRESHOLD,
+        "window_seconds": settings.BREAKER_WINDOW_SECONDS,
+        "min_calls": settings.BREAKER_MIN_CALLS,
+        "error_rate_threshold": settings.BREAKER_ERROR_RATE,
+        "open_seconds": settings.BREAKER_OPEN_SECONDS,
+    }
+
+
+@cache
+def _local_breaker(limits: tuple) -> LocalBreaker:
+    return LocalBreaker(**dict(limits))
+
+
+_local_bucket = LocalTokenBucket()
+
+
+def local_state_reset() -> None:
+    """Forget this process's fallback breakers, buckets and view of Redis's health (tests)."""
+    global _local_bucket
+    _local_breaker.cache_clear()
+    _local_bucket = LocalTokenBucket()
+    outage.__init__()
+
+
 def breaker() -> CircuitBreaker:
-    return CircuitBreaker(
-        get_async_redis(),
-        failure_threshold=settings.BREAKER_FAILURE_THRESHOLD,
-        window_seconds=settings.BREAKER_WINDOW_SECONDS,
-        min_calls=settings.BREAKER_MIN_CALLS,
-        error_rate_threshold=settings.BREAKER_ERROR_RATE,
-        open_seconds=settings.BREAKER_OPEN_SECONDS,
-    )
+    """The breakers shared through Redis; while Redis fails, this process's own."""
+    limits = _breaker_limits()
+    shared = CircuitBreaker(get_async_redis(), **limits)
+    return Degrading(shared, _local_breaker(tuple(sorted(limits.items()))), outage)
+
+
+def bucket() -> TokenBucket:
+    """The token buckets shared through Redis; while Redis fails, this process's own."""
+    return Degrading(TokenBucket(get_async_redis()), _local_bucket, outage)
 
 
 async def _rate_limit_allows(entry: ModelEntry, chat: ChatRequest) -> bool:
     """A provider's `rate_limits` option: {"requests_per_minute": n, "tokens_per_minute": n}."""
     limits = entry.target.options.get("rate_limits") or {}
-    bucket = TokenBucket(get_async_redis())
+    buckets = bucket()
     provider = entry.key.split("/", 1)[0]
     checks = [
         ("requests", limits.get("requests_per_minute"), 1.0),
         ("tokens", limits.get("tokens_per_minute"), float(estimate_tokens(len(str(chat.messages))))),
     ]
     for name, per_minute, cost in checks:
-        if per_minute and not await bucket.wait_and_acquire(
+        if per_minute and not await buckets.wait_and_acquire(
             f"{provider}:{name}",
             rate_per_second=per_minute / 60,
             capacity=per_minute,

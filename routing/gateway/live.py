@@ -5,14 +5,13 @@ Read through a per-process cache refreshed at most once a second, so a request n
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis
 
-from routing.gateway.redis_client import get_async_redis
+from routing.gateway.redis_client import get_async_redis, outage
 from routing.gateway.resilience import LatencyWindow
 from routing.gateway.snapshot import RouteEntry, RoutingSnapshot
 from routing.policies.types import ModelStats
@@ -41,19 +40,25 @@ class _LiveCache:
         if time.monotonic() - self.loaded_at < REFRESH_SECONDS:
             return
         self.loaded_at = time.monotonic()
+        if outage.skipping():
+            return
         client = get_async_redis()
         try:
             window = await LatencyWindow(client).stats(list(snapshot.models))
             route_ids = [route.id for route in snapshot.routes.values()]
             spent = await client.mget([_spend_key(rid) for rid in route_ids]) if route_ids else []
         except redis.RedisError:
+            outage.failed()
             return  # keep the last known state; routing must not fail because stats are stale
         self.stats = {
             key: ModelStats(s.p50_ms, s.p95_ms, s.success_rate, s.samples)
             for key, s in window.items()
             if s.samples and s.p50_ms is not None and s.success_rate is not None
         }
-        self.spend = {rid: float(value or 0) for rid, value in zip(route_ids, spent, strict=True)}
+        self.spend = {
+            rid: float(value or 0) + _unsent.get(_spend_key(rid), 0.0)
+            for rid, value in zip(route_ids, spent, strict=True)
+        }
 
 
 _cache = _LiveCache()
@@ -67,22 +72,48 @@ async def live_state(snapshot: RoutingSnapshot, route: RouteEntry) -> LiveState:
 
 
 async def record_outcome(model_key: str, latency_ms: float, ok: bool) -> None:
-    with contextlib.suppress(redis.RedisError):  # live stats are advisory
+    if outage.skipping():
+        return  # live stats are advisory
+    try:
         await LatencyWindow(get_async_redis()).record(model_key, latency_ms, ok)
+    except redis.RedisError:
+        outage.failed()
+
+
+# Spend this process could not add to Redis (counter key -> dollars): added with the next that succeeds,
+# and counted meanwhile by this process's own budget checks.
+_unsent: dict[str, float] = {}
+
+
+async def counters_add(amounts: dict[str, float], ttl_seconds: int = 3 * 86400) -> None:
+    """Add to shared daily counters (a route's spend, a key's tokens); kept here while Redis fails."""
+    for key, amount in amounts.items():
+        if amount > 0:
+            _unsent[key] = _unsent.get(key, 0.0) + amount
+    if not _unsent or outage.skipping():
+        return
+    pending = dict(_unsent)
+    try:
+        async with get_async_redis().pipeline(transaction=True) as pipe:
+            for key, amount in pending.items():
+                pipe.incrbyfloat(key, amount).expire(key, ttl_seconds)
+            await pipe.execute()
+    except redis.RedisError:
+        outage.failed()
+        return
+    for key, amount in pending.items():
+        left = _unsent.pop(key, 0.0) - amount
+        if left > 1e-12:
+            _unsent[key] = left
 
 
 async def record_spend(route_id: int | None, cost: float) -> None:
-    if route_id is None or cost <= 0:
-        return
-    key = _spend_key(route_id)
-    try:
-        async with get_async_redis().pipeline(transaction=True) as pipe:
-            await pipe.incrbyfloat(key, cost).expire(key, 3 * 86400).execute()
-    except redis.RedisError:
-        pass
+    if route_id is not None and cost > 0:
+        await counters_add({_spend_key(route_id): cost})
 
 
 def reset_cache() -> None:
     """Forget the cached live state (tests, and after Redis was flushed)."""
     global _cache
     _cache = _LiveCache()
+    _unsent.clear()

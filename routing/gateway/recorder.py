@@ -28,7 +28,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import Q
 
 from routing.gateway.pgtext import storable
-from routing.gateway.redis_client import get_async_redis, get_redis
+from routing.gateway.redis_client import get_async_redis, get_redis, outage
 from routing.hooks import calls_stored
 from routing.models import ApiKey, Call
 
@@ -174,14 +174,19 @@ def spool_drain(client: redis.Redis | None = None) -> int:
 
 
 async def call_record_aenqueue(record: CallRecord) -> None:
+    """Into the stream; to this process's spool file while Redis fails (or just failed)."""
+    if outage.skipping():
+        await asyncio.to_thread(_spool, record)
+        return
     try:
         pipe = get_async_redis().pipeline(transaction=False)
         pipe.xadd(STREAM, {"record": record.to_json()})
         if record.route_id is not None:
             pipe.set(RECENT.format(record.id), record.route_id, ex=RECENT_SECONDS)
         await pipe.execute()
-    except redis.RedisError:
-        logger.exception("call %s: Redis unreachable, spooling to disk", record.id)
+    except redis.RedisError as exc:
+        outage.failed()
+        logger.warning("call %s: Redis unreachable (%s), spooling to disk", record.id, exc)
         await asyncio.to_thread(_spool, record)
         return
     if _spooled.is_set():

@@ -10,6 +10,8 @@ import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
+from routing.gateway.resilience import Outage
+
 _async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -26,3 +28,7 @@ def get_async_redis() -> aioredis.Redis:
         client = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
         _async_clients[loop] = client
     return client
+
+
+# What this process knows of Redis's health: shared state degrades to process-local while it fails.
+outage = Outage()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 Clock = Callable[[], float]
 BreakerState = Literal["closed", "open", "half_open"]
@@ -243,7 +244,10 @@ class TokenBucket:
         _require(cost >= 0, "cost must be >= 0")
         if cost > capacity:
             return math.inf
-        args = [repr(self.clock()), repr(float(rate_per_second)), repr(float(capacity)), repr(float(cost))]
+        return await self._take(key, float(rate_per_second), float(capacity), float(cost))
+
+    async def _take(self, key: str, rate_per_second: float, capacity: float, cost: float) -> float:
+        args = [repr(self.clock()), repr(rate_per_second), repr(capacity), repr(cost)]
         return float(await self._acquire(keys=[self.key_for(key)], args=args))
 
     async def wait_and_acquire(
@@ -337,3 +341,151 @@ class LatencyWindow:
             replies = await pipe.execute()
         since = self.clock() - self.window_seconds
         return {key: window_stats(entries, since) for key, entries in zip(keys, replies, strict=True)}
+
+
+# --- process-local fallbacks while Redis is unreachable ----------------------------------------------
+
+
+class Outage:
+    """This process's view of Redis: after an error, hot-path state skips Redis for `pause_seconds`
+    (so a dead Redis costs one failed round trip per pause, not one per call), and `seen` stays set
+    until `take_seen` reads it, so the routing snapshot knows to compare with the database."""
+
+    def __init__(self, pause_seconds: float = 1.0, clock: Clock = time.monotonic) -> None:
+        self.pause_seconds, self.clock = pause_seconds, clock
+        self._until = float("-inf")
+        self._seen = False
+
+    def skipping(self) -> bool:
+        return self.clock() < self._until
+
+    def failed(self) -> None:
+        self._until = self.clock() + self.pause_seconds
+        self._seen = True
+
+    def take_seen(self) -> bool:
+        seen, self._seen = self._seen, False
+        return seen
+
+
+class Degrading:
+    """`primary`'s async methods (Redis-backed, shared by every process); while Redis fails, the same
+    method of `fallback` (process-local), so a Redis outage narrows what is shared but fails nothing."""
+
+    def __init__(self, primary, fallback, outage: Outage) -> None:
+        self._primary, self._fallback, self._outage = primary, fallback, outage
+
+    def __getattr__(self, name: str):
+        async def call(*args, **kwargs):
+            if not self._outage.skipping():
+                try:
+                    return await getattr(self._primary, name)(*args, **kwargs)
+                except RedisError:
+                    self._outage.failed()
+            return await getattr(self._fallback, name)(*args, **kwargs)
+
+        return call
+
+
+@dataclass
+class _LocalCircuit:
+    state: BreakerState = "closed"
+    opened_at: float = 0.0
+    failures: int = 0
+    probes: int = 0
+    probe_at: float = 0.0
+    window: list[tuple[float, bool]] | None = None
+
+
+class LocalBreaker:
+    """The same breaker as `CircuitBreaker`, in this process's memory (what it falls back to)."""
+
+    def __init__(self, *, clock: Clock = time.time, **limits) -> None:
+        self.clock = clock
+        self.failure_threshold = limits.get("failure_threshold", 5)
+        self.window_seconds = limits.get("window_seconds", 30.0)
+        self.min_calls = limits.get("min_calls", 10)
+        self.error_rate_threshold = limits.get("error_rate_threshold", 0.5)
+        self.open_seconds = limits.get("open_seconds", 15.0)
+        self.half_open_probes = limits.get("half_open_probes", 1)
+        self._circuits: dict[str, _LocalCircuit] = {}
+
+    def _circuit(self, key: str) -> _LocalCircuit:
+        return self._circuits.setdefault(key, _LocalCircuit(window=[]))
+
+    async def allow(self, key: str) -> bool:
+        c, now = self._circuit(key), self.clock()
+        if c.state == "closed":
+            return True
+        if c.state == "open":
+            if now - c.opened_at < self.open_seconds:
+                return False
+            c.state, c.probes = "half_open", 0
+        elif c.probes >= self.half_open_probes and now - c.probe_at >= self.open_seconds:
+            c.probes = 0
+        if c.probes >= self.half_open_probes:
+            return False
+        c.probes, c.probe_at = c.probes + 1, now
+        return True
+
+    async def record_success(self, key: str) -> None:
+        self._record(key, ok=True)
+
+    async def record_failure(self, key: str) -> None:
+        self._record(key, ok=False)
+
+    def _record(self, key: str, *, ok: bool) -> None:
+        c, now = self._circuit(key), self.clock()
+        if c.state == "half_open":
+            self._circuits[key] = _LocalCircuit(window=[]) if ok else self._opened(now)
+            return
+        if c.state == "open":
+            return
+        c.failures = 0 if ok else c.failures + 1
+        c.window = [(ts, was_ok) for ts, was_ok in c.window if ts > now - self.window_seconds]
+        c.window.append((now, ok))
+        failed = sum(1 for _, was_ok in c.window if not was_ok)
+        by_rate = len(c.window) >= self.min_calls and failed >= self.error_rate_threshold * len(c.window)
+        if not ok and (c.failures >= self.failure_threshold or by_rate):
+            self._circuits[key] = self._opened(now)
+
+    @staticmethod
+    def _opened(now: float) -> _LocalCircuit:
+        return _LocalCircuit(state="open", opened_at=now, window=[])
+
+    async def state(self, key: str) -> BreakerState:
+        return (await self.snapshot([key]))[key].state
+
+    async def snapshot(self, keys: Iterable[str]) -> dict[str, BreakerSnapshot]:
+        now, snapshots = self.clock(), {}
+        for key in keys:
+            c = self._circuits.get(key) or _LocalCircuit(window=[])
+            recent = [ok for ts, ok in c.window if ts > now - self.window_seconds]
+            state = "half_open" if c.state == "open" and now - c.opened_at >= self.open_seconds else c.state
+            calls, failures = (len(recent), recent.count(False)) if state == "closed" else (0, 0)
+            opened_at = c.opened_at if state != "closed" else None
+            snapshots[key] = BreakerSnapshot(state, c.failures, calls, failures, opened_at)
+        return snapshots
+
+    async def reset(self, key: str) -> None:
+        self._circuits.pop(key, None)
+
+
+class LocalTokenBucket(TokenBucket):
+    """The same buckets as `TokenBucket`, in this process's memory (what it falls back to)."""
+
+    def __init__(self, *, clock: Clock = time.time) -> None:
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    async def _take(self, key: str, rate_per_second: float, capacity: float, cost: float) -> float:
+        now = self.clock()
+        tokens, ts = self._buckets.get(key, (capacity, now))
+        tokens, ts = min(capacity, tokens + max(0.0, now - ts) * rate_per_second), max(ts, now)
+        wait = 0.0
+        if tokens >= cost:
+            tokens -= cost
+        else:
+            wait = (cost - tokens) / rate_per_second
+        self._buckets[key] = (tokens, ts)
+        return wait

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 
 import redis
 from asgiref.sync import sync_to_async
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
+from django.db.models import F
 
-from routing.gateway.redis_client import get_redis
+from routing.gateway.redis_client import get_redis, outage
 from routing.hooks import LiveExperiment, hooks
 from routing.learning.selectors import UnknownRouter, predictor_of, trained_router_get
-from routing.models import ApiKey, Model, PolicyVersion, Route
+from routing.models import ApiKey, Model, PolicyVersion, Route, RoutingGeneration
 from routing.policies import LearnedPolicy, Policy, compile_policy
 from routing.policies.types import Candidate, QualityRouter
 from routing.providers.base import ModelTarget
@@ -28,6 +29,7 @@ from routing.providers.base import ModelTarget
 logger = logging.getLogger(__name__)
 GENERATION_KEY = "routelab:routing:generation"
 REFRESH_SECONDS = 0.5
+DB_CHECK_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -67,13 +69,14 @@ class KeyEntry:
 
 @dataclass(frozen=True, eq=False)
 class RoutingSnapshot:
-    generation: int
+    generation: int | None  # Redis's counter when it was built; None when Redis was unreachable
     routes: dict[str, RouteEntry]
     keys: dict[str, KeyEntry]
     models: dict[str, ModelEntry]
     policies: dict[int, PolicyEntry]
     # Running experiments per route id, as the experiments app registers them (routing.hooks).
     experiments: dict[int, tuple[LiveExperiment, ...]] = field(default_factory=dict)
+    db_generation: int = 0  # the database's counter, read before the rows it was built from
 
     @property
     def candidates(self) -> tuple[Candidate, ...]:
@@ -115,7 +118,12 @@ def _experiments() -> tuple[dict[int, tuple[LiveExperiment, ...]], set[int]]:
     return {route_id: tuple(group) for route_id, group in by_route.items()}, version_ids
 
 
-def build_snapshot(generation: int) -> RoutingSnapshot:
+def db_generation() -> int:
+    return RoutingGeneration.objects.filter(pk=1).values_list("value", flat=True).first() or 0
+
+
+def build_snapshot(generation: int | None) -> RoutingSnapshot:
+    stored_generation = db_generation()  # first: a change committed meanwhile leaves this one behind
     models = Model.objects.select_related("provider").filter(enabled=True, provider__enabled=True)
     routes = Route.objects.select_related("live_policy__policy")
     keys = ApiKey.objects.prefetch_related("routes")
@@ -136,6 +144,7 @@ def build_snapshot(generation: int) -> RoutingSnapshot:
         },
         policies=policies,
         experiments=experiments,
+        db_generation=stored_generation,
     )
 
 
@@ -146,10 +155,20 @@ def _route_entry(route: Route, policies: dict[int, PolicyEntry]) -> RouteEntry:
 
 
 class SnapshotCache:
-    def __init__(self, refresh_seconds: float = REFRESH_SECONDS):
+    """The process's snapshot, checked against Redis's generation at most every `refresh_seconds`.
+
+    Redis carries the announcement of a change; the database's generation is the truth. It is compared
+    after this process saw Redis fail (an announcement made meanwhile may be lost) and at least every
+    `db_check_seconds` (a process that saw no failure may have missed one too), so a change made during a
+    Redis outage reaches every process soon after Redis returns, and within `db_check_seconds` anyway.
+    """
+
+    def __init__(self, refresh_seconds: float = REFRESH_SECONDS, db_check_seconds: float = DB_CHECK_SECONDS):
         self.refresh_seconds = refresh_seconds
+        self.db_check_seconds = db_check_seconds
         self._snapshot: RoutingSnapshot | None = None
         self._checked = 0.0
+        self._db_checked = 0.0
         self._lock = threading.Lock()
 
     def fresh(self) -> RoutingSnapshot | None:
@@ -182,21 +201,33 @@ class SnapshotCache:
 
     def _refresh(self) -> RoutingSnapshot:
         current = self._snapshot
-        try:
-            generation = int(get_redis().get(GENERATION_KEY) or 0)
-        except redis.RedisError:
-            if current is None:
-                raise
-            logger.warning("routing snapshot: Redis unreachable, keeping generation %s", current.generation)
-            self._checked = time.monotonic()
-            return current
-        if current is None or generation != current.generation:
-            current = self._rebuild(generation, current)
+        generation = self._redis_generation()
+        if current is None or generation is None or generation != current.generation or self._db_due():
+            current = self._rebuild_if_stale(generation, current)
         self._checked = time.monotonic()
         return current
 
-    def _rebuild(self, generation: int, current: RoutingSnapshot | None) -> RoutingSnapshot:
+    def _redis_generation(self) -> int | None:
+        if outage.skipping():
+            return None
         try:
+            return int(get_redis().get(GENERATION_KEY) or 0)
+        except redis.RedisError:
+            outage.failed()
+            logger.warning("routing snapshot: Redis unreachable, checking the database's generation")
+            return None
+
+    def _db_due(self) -> bool:
+        return outage.take_seen() or time.monotonic() - self._db_checked >= self.db_check_seconds
+
+    def _rebuild_if_stale(self, generation: int | None, current: RoutingSnapshot | None) -> RoutingSnapshot:
+        """Rebuild when Redis announced a change or the database's generation moved; while the database
+        is down, serve what we have."""
+        try:
+            announced = current is None or generation not in (None, current.generation)
+            self._db_checked = time.monotonic()
+            if not announced and db_generation() == current.db_generation:
+                return current
             self._snapshot = build_snapshot(generation)
         except DatabaseError:
             if current is None:
@@ -211,7 +242,21 @@ class SnapshotCache:
 snapshot_cache = SnapshotCache()
 
 
+def routing_changed() -> None:
+    """Call inside the transaction of any change to routing data: the database's generation moves with
+    the change, and once it commits Redis announces it to every process."""
+    updated = RoutingGeneration.objects.filter(pk=1).update(value=F("value") + 1)
+    if not updated:
+        RoutingGeneration.objects.get_or_create(pk=1, defaults={"value": 1})
+    transaction.on_commit(routing_cache_invalidate)
+
+
 def routing_cache_invalidate() -> None:
-    """Tell every process that routing data changed; each rebuilds its snapshot within a second."""
-    get_redis().incr(GENERATION_KEY)
+    """Tell every process that routing data changed; each rebuilds its snapshot within a second. With
+    Redis down the announcement is lost, and the database's generation (`routing_changed`) carries it."""
     snapshot_cache.clear()
+    try:
+        get_redis().incr(GENERATION_KEY)
+    except redis.RedisError as exc:
+        outage.failed()
+        logger.warning("routing change not announced, Redis unreachable (%s); the database carries it", exc)

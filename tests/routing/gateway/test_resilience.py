@@ -9,7 +9,15 @@ import uuid
 
 from redis.asyncio import Redis
 
-from routing.gateway.resilience import CircuitBreaker, LatencyWindow, TokenBucket, WindowStats, nearest_rank
+from routing.gateway.resilience import (
+    CircuitBreaker,
+    LatencyWindow,
+    LocalBreaker,
+    LocalTokenBucket,
+    TokenBucket,
+    WindowStats,
+    nearest_rank,
+)
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
 MODEL = "simulator/gpt-4o"
@@ -27,9 +35,14 @@ class FakeClock:
 
 
 class Env:
-    """A Redis client, a fresh key prefix and a fake clock; more clients stand for more processes."""
+    """A Redis client, a fresh key prefix and a fake clock; more clients stand for more processes.
 
-    def __init__(self) -> None:
+    With `local`, breakers and buckets are the process-local ones the gateway falls back to while Redis
+    fails: the single-process tests run against both, so the fallback behaves as the shared state does.
+    """
+
+    def __init__(self, local: bool = False) -> None:
+        self.local = local
         self.prefix = f"test:resilience:{uuid.uuid4().hex}"
         self.clock = FakeClock()
         self.clients: list[Redis] = []
@@ -40,6 +53,8 @@ class Env:
         return self.clients[-1]
 
     def breaker(self, redis: Redis | None = None, **options) -> CircuitBreaker:
+        if self.local:
+            return LocalBreaker(clock=self.clock, **options)
         return CircuitBreaker(redis or self.redis, prefix=self.prefix, clock=self.clock, **options)
 
     async def close(self) -> None:
@@ -50,15 +65,21 @@ class Env:
             await client.aclose()
 
 
-def run(scenario) -> None:
+def run(scenario, *, local: bool = False) -> None:
     async def main() -> None:
-        env = Env()
+        env = Env(local)
         try:
             await scenario(env)
         finally:
             await env.close()
 
     asyncio.run(main())
+
+
+def run_both(scenario) -> None:
+    """The scenario against the shared (Redis) state, then against the process-local fallback."""
+    run(scenario)
+    run(scenario, local=True)
 
 
 async def fail(breaker: CircuitBreaker, times: int, key: str = MODEL) -> None:
@@ -82,7 +103,7 @@ def test_a_new_breaker_is_closed_and_allows_calls():
         assert await breaker.state(MODEL) == "closed"
         assert await breaker.allow(MODEL) is True
 
-    run(scenario)
+    run_both(scenario)
 
 
 def test_the_breaker_opens_after_n_consecutive_failures_and_stops_allowing():
@@ -94,7 +115,7 @@ def test_the_breaker_opens_after_n_consecutive_failures_and_stops_allowing():
         assert await breaker.state(MODEL) == "open"
         assert await breaker.allow(MODEL) is False
 
-    run(scenario)
+    run_both(scenario)
 
 
 def test_a_success_breaks_the_run_of_consecutive_failures():
@@ -106,7 +127,7 @@ def test_a_success_breaks_the_run_of_consecutive_failures():
         assert await breaker.state(MODEL) == "closed"
         assert (await breaker.snapshot([MODEL]))[MODEL].consecutive_failures == 2
 
-    run(scenario)
+    run_both(scenario)
 
 
 def test_the_breaker_opens_on_the_error_rate_over_the_window():
@@ -120,7 +141,7 @@ def test_the_breaker_opens_on_the_error_rate_over_the_window():
         await breaker.record_failure(MODEL)
         assert await breaker.state(MODEL) == "open"  # 5 failures in 10 calls
 
-    run(scenario)
+    run_both(scenario)
 
 
 def test_calls_older_than_the_window_do_not_count_towards_the_error_rate():
@@ -135,7 +156,7 @@ def test_calls_older_than_the_window_do_not_count_towards_the_error_rate():
         snapshot = (await breaker.snapshot([MODEL]))[MODEL]
         assert (snapshot.state, snapshot.window_calls, snapshot.window_failures) == ("closed", 4, 1)
 
-    run(scenario)
+    run_both(scenario)
 
 
 def test_after_open_seconds_it_half_opens_and_allows_exactly_one_probe():
@@ -148,7 +169,7 @@ def test_after_open_seconds_it_half_opens_and_allows_exactly_one_probe():
         assert await breaker.allow(MODEL) is True
         assert await breaker.allow(MODEL) is False
 
-    run(scenario)
+    run_both(scenario)
 
 
 def test_concurrent_callers_in_half_open_get_exactly_the_configured_probes():
@@ -158,7 +179,7 @@ def test_concurrent_callers_in_half_open_get_exactly_the_configured_probes():
         granted = await asyncio.gather(*(breaker.allow(MODEL) for _ in range(30)))
         assert sum(granted) == 2
 
-    run(scenario)
+    run_both(scenario)
 
 
 def test_a_probe_success_closes_the_breaker_and_resets_its_counters():
@@ -173,7 +194,7 @@ def test_a_probe_success_closes_the_breaker_and_resets_its_counters():
         await fail(breaker, 2)
         assert await breaker.state(MODEL) == "closed"
 
-    run(scenario)
+    run_both(scenario)
 
 
 def test_a_probe_failure_reopens_the_breaker_for_another_open_period():
@@ -188,7 +209,7 @@ def test_a_probe_failure_reopens_the_breaker_for_another_open_period():
         env.clock.advance(1)
         assert await breaker.allow(MODEL) is True
 
-    run(scenario)
+    run_both(scenario)
 
 
 def test_a_probe_that_never_reports_frees_its_slot_after_open_seconds():
@@ -201,7 +222,7 @@ def test_a_probe_that_never_reports_frees_its_slot_after_open_seconds():
         env.clock.advance(5)
         assert await breaker.allow(MODEL) is True
 
-    run(scenario)
+    run_both(scenario)
 
 
 def test_outcomes_reported_while_open_leave_it_open():
@@ -211,7 +232,7 @@ def test_outcomes_reported_while_open_leave_it_open():
         assert await breaker.state(MODEL) == "open"
         assert await breaker.allow(MODEL) is False
 
-    run(scenario)
+    run_both(scenario)
 
 
 def test_two_breakers_on_two_clients_share_state_as_two_processes_would():
@@ -280,7 +301,7 @@ def test_reset_closes_an_open_breaker():
         assert await breaker.allow(MODEL) is True
         assert [key async for key in env.redis.scan_iter(match=f"{env.prefix}:*")] == []
 
-    run(scenario)
+    run_both(scenario)
 
 
 def test_a_breaker_rejects_a_threshold_below_one():
@@ -299,6 +320,8 @@ def test_a_breaker_rejects_a_threshold_below_one():
 
 
 def bucket(env: Env) -> TokenBucket:
+    if env.local:
+        return LocalTokenBucket(clock=env.clock)
     return TokenBucket(env.redis, prefix=env.prefix, clock=env.clock)
 
 
@@ -309,7 +332,7 @@ def test_the_token_bucket_grants_up_to_capacity_then_returns_the_wait():
         assert grants == [0.0, 0.0, 0.0]
         assert await limiter.acquire("openai", rate_per_second=2.0, capacity=3) == 0.5
 
-    run(scenario)
+    run_both(scenario)
 
 
 def test_the_token_bucket_refills_at_its_rate_and_never_past_capacity():
@@ -324,7 +347,7 @@ def test_the_token_bucket_refills_at_its_rate_and_never_past_capacity():
         grants = [await limiter.acquire("openai", rate_per_second=2.0, capacity=3) for _ in range(4)]
         assert grants == [0.0, 0.0, 0.0, 0.5]
 
-    run(scenario)
+    run_both(scenario)
 
 
 def test_a_refused_request_takes_no_tokens():
@@ -334,7 +357,7 @@ def test_a_refused_request_takes_no_tokens():
         assert await limiter.acquire("openai", rate_per_second=1.0, capacity=10, cost=5) == 3.0
         assert await limiter.acquire("openai", rate_per_second=1.0, capacity=10, cost=2) == 0.0
 
-    run(scenario)
+    run_both(scenario)
 
 
 def test_a_token_cost_above_one_waits_for_all_its_tokens():
@@ -346,14 +369,14 @@ def test_a_token_cost_above_one_waits_for_all_its_tokens():
         env.clock.advance(12)
         assert await limiter.acquire("openai:tokens", cost=500, **tpm) == 0.0
 
-    run(scenario)
+    run_both(scenario)
 
 
 def test_a_cost_above_capacity_can_never_be_granted():
     async def scenario(env: Env) -> None:
         assert await bucket(env).acquire("openai", rate_per_second=1.0, capacity=5, cost=6) == math.inf
 
-    run(scenario)
+    run_both(scenario)
 
 
 def test_concurrent_acquires_grant_exactly_the_capacity():
@@ -388,7 +411,7 @@ def test_wait_and_acquire_gives_up_at_once_when_the_wait_exceeds_max_wait():
         env.clock.advance(10)
         assert await limiter.acquire("openai", rate_per_second=0.1, capacity=1) == 0.0
 
-    run(scenario)
+    run_both(scenario)
 
 
 # --- latency window ----------------------------------------------------------------------------------
