@@ -173,6 +173,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
+    # DRF's defaults, with a JSON parser that refuses deep nesting before parsing
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -191,12 +197,17 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"MetricEnum": "experiments.models.Metric"},
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 2 * 1024 * 1024, minimum=1024)
+# Deeper JSON bodies get a 400 on every endpoint (Python's json would raise RecursionError on them).
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 64, minimum=2)
 
 # -- providers -------------------------------------------------------------------------------------------
 
 PROVIDER_CONNECT_TIMEOUT = env_float("PROVIDER_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 PROVIDER_READ_TIMEOUT = env_float("PROVIDER_READ_TIMEOUT", 60.0, minimum=0.1)
 PROVIDER_MAX_ATTEMPTS = env_int("PROVIDER_MAX_ATTEMPTS", 3, minimum=1)
+# The variables a provider's `api_key_env` may name (fnmatch patterns): its value goes, as a credential,
+# to whatever base URL the provider has. routelab's own settings and variables are refused whatever matches.
+PROVIDER_KEY_ENV_ALLOWLIST = env_list("PROVIDER_KEY_ENV_ALLOWLIST", ["*_API_KEY"])
 SIMULATOR_URL = env_str("ROUTELAB_SIMULATOR_URL", "http://127.0.0.1:8900/v1")
 DATASETS_DIR = Path(env_str("ROUTELAB_DATASETS_DIR", str(BASE_DIR.parent / "shared" / "datasets")))
 
@@ -218,6 +229,14 @@ BREAKER_ERROR_RATE = env_float("BREAKER_ERROR_RATE", 0.5, minimum=0.01)
 BREAKER_OPEN_SECONDS = env_float("BREAKER_OPEN_SECONDS", 15.0, minimum=0.1)
 RATE_LIMIT_MAX_WAIT = env_float("RATE_LIMIT_MAX_WAIT", 2.0, minimum=0.0)
 PROVIDER_RETRY_BASE_DELAY = env_float("PROVIDER_RETRY_BASE_DELAY", 0.25, minimum=0.0)
+# Retries may be at most this share of each provider's requests (per process), whatever clients do.
+PROVIDER_RETRY_RATIO = env_float("PROVIDER_RETRY_RATIO", 0.2, minimum=0.0)
+# One client request: at most this many provider requests (retries, fallbacks, escalations, a judge),
+# and an answer (or, streamed, its first token) within this many seconds, else 504. A route may set both.
+GATEWAY_MAX_ATTEMPTS = env_int("GATEWAY_MAX_ATTEMPTS", 4, minimum=1)
+GATEWAY_DEADLINE_SECONDS = env_float("GATEWAY_DEADLINE_SECONDS", 90.0, minimum=0.1)
+# The time a model keeps back for each fallback after it, so a hanging model leaves them time to answer.
+GATEWAY_FALLBACK_RESERVE_SECONDS = env_float("GATEWAY_FALLBACK_RESERVE_SECONDS", 10.0, minimum=0.0)
 
 # -- call records, scoring and jobs -----------------------------------------------------------------------
 

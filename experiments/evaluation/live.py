@@ -22,7 +22,7 @@ from experiments.evaluation.common import EvaluationError, Outcome, Progress, Pr
 from experiments.models import DatasetItem, Evaluation
 from routing.gateway.decide import decide, route_request_from_chat
 from routing.gateway.errors import GatewayError
-from routing.gateway.execute import ExecutionFailed, execute
+from routing.gateway.execute import ExecutionFailed, call_budget, execute
 from routing.gateway.record import call_spend
 from routing.gateway.snapshot import PolicyEntry, RouteEntry, RoutingSnapshot, policy_entry, snapshot_cache
 from routing.models import PolicyVersion
@@ -72,7 +72,7 @@ async def _ask(snapshot: RoutingSnapshot, route: RouteEntry, policy: PolicyEntry
     request = route_request_from_chat(chat, {})
     try:
         decision, overhead = await decide(snapshot, route, policy, request)
-        execution = await execute(snapshot, decision, chat, request)
+        execution = await execute(snapshot, decision, chat, request, call_budget(route))
     except (GatewayError, ExecutionFailed, ProviderError) as exc:
         return LiveAnswer(error=f"{type(exc).__name__}: {exc}")
     cost = float(call_spend(overhead, execution)["cost"])  # a classifier is paid too

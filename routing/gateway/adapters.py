@@ -8,7 +8,7 @@ from django.conf import settings
 
 from routing.hooks import hooks
 from routing.providers import adapter_class
-from routing.providers.base import ProviderAdapter, RetryPolicy, Timeouts
+from routing.providers.base import ProviderAdapter, RetryPolicy, RetryShare, Timeouts
 
 
 def _replay_lookup(dataset_name: str, model_name: str, prompt: str):
@@ -17,8 +17,14 @@ def _replay_lookup(dataset_name: str, model_name: str, prompt: str):
 
 
 @cache
+def retry_share() -> RetryShare:
+    """One per process, shared by every adapter: the retry share is per provider base URL."""
+    return RetryShare(ratio=settings.PROVIDER_RETRY_RATIO)
+
+
+@cache
 def adapter_for(kind: str) -> ProviderAdapter:
     timeouts = Timeouts(connect=settings.PROVIDER_CONNECT_TIMEOUT, read=settings.PROVIDER_READ_TIMEOUT)
     retry = RetryPolicy(max_attempts=settings.PROVIDER_MAX_ATTEMPTS)
     extra = {"lookup": _replay_lookup} if kind == "replay" else {}
-    return adapter_class(kind)(timeouts=timeouts, retry=retry, **extra)
+    return adapter_class(kind)(timeouts=timeouts, retry=retry, retry_share=retry_share(), **extra)

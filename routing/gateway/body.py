@@ -6,40 +6,54 @@ from __future__ import annotations
 import json
 import re
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 
+from config.json_depth import depth_message, json_too_deep
 from routing.gateway.chat_body import BodyError, validate_chat_body
 from routing.gateway.errors import GatewayError
 
-# JSON may escape half of a UTF-16 surrogate pair alone ("\\ud800"), which decodes to no character and
-# cannot be encoded to go upstream or into PostgreSQL; a whole pair (an emoji) is fine
-SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# Half of a UTF-16 surrogate pair alone, escaped ("\\ud800") or as raw bytes (b"\\xed\\xa0\\x80", which
+# decodes with "surrogatepass"): no character, and neither PostgreSQL nor a provider takes it
+SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
-def _is_unicode(data) -> bool:
+def _well_formed(value):
+    """`value` as JSON decodes it, with each lone surrogate U+FFFD (a raw pair becomes its character)."""
+    if isinstance(value, str):
+        if not SURROGATE.search(value):
+            return value
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if isinstance(value, dict):
+        return {_well_formed(key): _well_formed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_well_formed(item) for item in value]
+    return value
+
+
+def _text(body: bytes) -> str:
     try:
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+        return body.decode("utf-8", "surrogatepass").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise GatewayError(400, f"The body is not valid UTF-8: {exc}.") from None
 
 
 def json_body(request):
-    """The request body as parsed JSON, or a GatewayError: 413 when too large, 400 when it is not JSON or
-    escapes a lone surrogate (which PostgreSQL and upstream providers would refuse)."""
+    """The request body as parsed JSON, or a GatewayError: 413 when too large, 400 when it is nested
+    deeper than JSON_MAX_DEPTH, is not UTF-8 or is not JSON. A lone UTF-16 surrogate, escaped or raw,
+    becomes U+FFFD, so the request proceeds and its call is recorded."""
     try:
         body = request.body
     except RequestDataTooBig:
         raise GatewayError(413, "The request body is too large.") from None
+    if json_too_deep(body, settings.JSON_MAX_DEPTH):
+        raise GatewayError(400, depth_message(settings.JSON_MAX_DEPTH))
+    text = _text(body)
     try:
-        data = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
+        data = json.loads(text or "null")
+    except ValueError as exc:
         raise GatewayError(400, f"The body is not valid JSON: {exc}.") from None
-    if SURROGATE_ESCAPE.search(body) and not _is_unicode(data):
-        raise GatewayError(
-            400, "The body escapes a lone UTF-16 surrogate (\\ud800-\\udfff), which is not valid Unicode."
-        )
-    return data
+    return _well_formed(data) if SURROGATE.search(text) or "\\u" in text else data
 
 
 def parse_chat_body(request) -> dict:

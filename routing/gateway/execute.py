@@ -8,6 +8,7 @@ while the answer's confidence stays under the threshold. Each attempt is recorde
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
@@ -17,14 +18,21 @@ from functools import cache
 
 from django.conf import settings
 
-from routing.gateway.adapters import adapter_for
+from routing.gateway.adapters import adapter_for, retry_share
 from routing.gateway.live import record_outcome
 from routing.gateway.redis_client import get_async_redis, outage
 from routing.gateway.resilience import CircuitBreaker, Degrading, LocalBreaker, LocalTokenBucket, TokenBucket
-from routing.gateway.snapshot import ModelEntry, RoutingSnapshot
+from routing.gateway.snapshot import ModelEntry, RouteEntry, RoutingSnapshot
 from routing.policies import answer_confidence
 from routing.policies.types import Decision, RouteRequest
-from routing.providers.base import ChatRequest, CompletionResult, ProviderError, StreamDelta, estimate_tokens
+from routing.providers.base import (
+    CallBudget,
+    ChatRequest,
+    CompletionResult,
+    ProviderError,
+    StreamDelta,
+    estimate_tokens,
+)
 
 
 @dataclass(frozen=True)
@@ -40,13 +48,23 @@ class Execution:
 
 
 class ExecutionFailed(Exception):
-    def __init__(self, message: str, attempts: list[dict], error: ProviderError | None):
+    def __init__(
+        self,
+        message: str,
+        attempts: list[dict],
+        error: ProviderError | None,
+        budget: CallBudget | None = None,
+    ):
         super().__init__(message)
         self.attempts = attempts
         self.error = error
+        left = budget.seconds_left() if budget is not None else None
+        self.deadline_passed = left is not None and left <= 0.05
 
     @property
     def kind(self) -> str:
+        if self.deadline_passed:
+            return "deadline"
         return self.error.kind if self.error else "no_model_available"
 
 
@@ -74,6 +92,7 @@ def local_state_reset() -> None:
     _local_breaker.cache_clear()
     _local_bucket = LocalTokenBucket()
     outage.__init__()
+    retry_share().reset()
 
 
 def breaker() -> CircuitBreaker:
@@ -148,14 +167,55 @@ async def _succeeded(entry: ModelEntry, result: CompletionResult, attempts: list
     )
 
 
+def call_budget(route: RouteEntry) -> CallBudget:
+    """A client request's provider attempts and deadline: the route's, else the gateway's defaults."""
+    seconds = route.deadline_seconds or settings.GATEWAY_DEADLINE_SECONDS
+    attempts = route.max_attempts or settings.GATEWAY_MAX_ATTEMPTS
+    return CallBudget(attempts=attempts, deadline=time.monotonic() + seconds)
+
+
+def _time_slice(budget: CallBudget, models_left: int) -> float | None:
+    """How long one model may take: the time left, less a reserve for each model after it, and never
+    less than an equal share, so a hanging model still leaves its fallbacks time to answer."""
+    left = budget.seconds_left()
+    if left is None:
+        return None
+    reserve = settings.GATEWAY_FALLBACK_RESERVE_SECONDS * (models_left - 1)
+    return max(left - reserve, left / models_left)
+
+
+def _out_of_budget(budget: CallBudget, entry: ModelEntry, attempts: list[dict]) -> bool:
+    left = budget.seconds_left()
+    kind = (
+        "deadline" if left is not None and left <= 0 else "budget_exhausted" if budget.attempts <= 0 else ""
+    )
+    if kind:
+        attempts.append({"model": entry.key, "status": "skipped", "error_kind": kind})
+    return bool(kind)
+
+
+def _slice_timeout(seconds: float | None) -> ProviderError:
+    return ProviderError(
+        f"no answer within its {seconds:.1f} s share of the request's deadline",
+        kind="timeout",
+        retryable=True,
+    )
+
+
 async def _call(
-    entry: ModelEntry, chat: ChatRequest, attempts: list[dict]
+    entry: ModelEntry, chat: ChatRequest, attempts: list[dict], budget: CallBudget, models_left: int
 ) -> tuple[CompletionResult | None, ProviderError | None]:
     if not await _admit(entry, chat, attempts):
         return None, None
-    started = time.perf_counter()
+    started, seconds = time.perf_counter(), _time_slice(budget, models_left)
+    budget.reserved = models_left - 1
     try:
-        result = await adapter_for(entry.provider_kind).acomplete(entry.target, chat)
+        async with asyncio.timeout(seconds):
+            result = await adapter_for(entry.provider_kind).acomplete(entry.target, chat, budget=budget)
+    except TimeoutError:
+        exc = _slice_timeout(seconds)
+        await _failed(entry, exc, started, attempts)
+        return None, exc
     except ProviderError as exc:
         await _failed(entry, exc, started, attempts)
         return None, exc
@@ -167,25 +227,33 @@ def _entries(snapshot: RoutingSnapshot, keys: tuple[str, ...]) -> list[ModelEntr
     return [snapshot.models[key] for key in keys if key in snapshot.models]
 
 
-async def _first_success(entries: list[ModelEntry], chat: ChatRequest, attempts: list[dict]):
+async def _first_success(
+    entries: list[ModelEntry], chat: ChatRequest, attempts: list[dict], budget: CallBudget
+):
     """The first model of `entries` that answers, with its position; raises when none does."""
     error = None
     for position, entry in enumerate(entries):
-        result, failure = await _call(entry, chat, attempts)
+        if _out_of_budget(budget, entry, attempts):
+            break
+        result, failure = await _call(entry, chat, attempts, budget, len(entries) - position)
         if result is not None:
             return position, entry, result
         error = failure or error
-    raise ExecutionFailed("every model in the chain failed or was unavailable", attempts, error)
+    raise ExecutionFailed("every model in the chain failed or was unavailable", attempts, error, budget)
 
 
 async def execute(
-    snapshot: RoutingSnapshot, decision: Decision, chat: ChatRequest, request: RouteRequest
+    snapshot: RoutingSnapshot,
+    decision: Decision,
+    chat: ChatRequest,
+    request: RouteRequest,
+    budget: CallBudget,
 ) -> Execution:
     if decision.cascade is not None:
-        return await _execute_cascade(snapshot, decision, chat, request)
+        return await _execute_cascade(snapshot, decision, chat, request, budget)
     attempts: list[dict] = []
     position, entry, result = await _first_success(
-        _entries(snapshot, (decision.model, *decision.fallbacks)), chat, attempts
+        _entries(snapshot, (decision.model, *decision.fallbacks)), chat, attempts, budget
     )
     return _execution(result, entry, attempts, fallbacks_used=position, escalations=0, spent=[result])
 
@@ -204,7 +272,7 @@ def _execution(result, entry, attempts, *, fallbacks_used: int, escalations: int
 
 
 async def _execute_cascade(
-    snapshot, decision: Decision, chat: ChatRequest, request: RouteRequest
+    snapshot, decision: Decision, chat: ChatRequest, request: RouteRequest, budget: CallBudget
 ) -> Execution:
     """Call the cheapest model, escalate while confidence is under the threshold; every answer is paid."""
     plan = decision.cascade
@@ -214,11 +282,11 @@ async def _execute_cascade(
     answers = 0
     start = 0
     while True:
-        position, entry, result = await _first_success(chain[start:], chat, attempts)
+        position, entry, result = await _first_success(chain[start:], chat, attempts, budget)
         spent.append(result)
         answers += 1
         start += position + 1
-        confidence, judgement = await _confidence(snapshot, plan, request, result)
+        confidence, judgement = await _confidence(snapshot, plan, request, result, budget)
         if judgement is not None:
             spent.append(judgement)
         attempts[-1]["confidence"] = round(confidence, 3)
@@ -233,61 +301,79 @@ JUDGE_PROMPT = (
 
 
 async def _confidence(
-    snapshot, plan, request: RouteRequest, result: CompletionResult
+    snapshot, plan, request: RouteRequest, result: CompletionResult, budget: CallBudget
 ) -> tuple[float, CompletionResult | None]:
     """The confidence in an answer, and the judge's paid reply when a judge gave it."""
     if plan.check != "judge" or plan.judge_model not in snapshot.models:
         return answer_confidence(result.text, request), None
     prompt = JUDGE_PROMPT.format(question=request.text[:4000], answer=result.text[:4000])
     try:
-        judgement = await classify_once(
-            snapshot.models[plan.judge_model], ({"role": "user", "content": prompt},)
-        )
-    except ProviderError:
+        budget.reserved = 0
+        async with asyncio.timeout(_time_slice(budget, 2)):  # leave the escalation time to answer
+            judgement = await classify_once(
+                snapshot.models[plan.judge_model], ({"role": "user", "content": prompt},), budget
+            )
+    except (ProviderError, TimeoutError):
         return answer_confidence(result.text, request), None
     match = re.search(r"\b(10|[1-9])(?:\.\d+)?\b", judgement.text)
     return (int(match.group(1)) / 10 if match else answer_confidence(result.text, request)), judgement
 
 
-async def classify_once(entry: ModelEntry, messages: tuple[dict, ...]) -> CompletionResult:
+async def classify_once(
+    entry: ModelEntry, messages: tuple[dict, ...], budget: CallBudget | None = None
+) -> CompletionResult:
     """One short call to a helper model (a router's classifier, a cascade's judge); it is paid too."""
     chat = ChatRequest(messages=messages, max_tokens=50, temperature=0.0)
-    return await adapter_for(entry.provider_kind).acomplete(entry.target, chat)
+    return await adapter_for(entry.provider_kind).acomplete(entry.target, chat, budget=budget)
 
 
 async def execute_stream(
-    snapshot: RoutingSnapshot, decision: Decision, chat: ChatRequest, request: RouteRequest
+    snapshot: RoutingSnapshot,
+    decision: Decision,
+    chat: ChatRequest,
+    request: RouteRequest,
+    budget: CallBudget,
 ) -> AsyncIterator[StreamDelta | Execution]:
     """Stream from the first model that starts answering; fall back only before the first delta.
 
+    The deadline bounds the time to the first delta; once a model streams, it may finish its answer.
     A cascade must read a whole answer before it can judge it, so its final answer is replayed as one delta.
     """
     if decision.cascade is not None:
-        execution = await execute(snapshot, decision, chat, request)
+        execution = await execute(snapshot, decision, chat, request, budget)
         yield StreamDelta(text=execution.result.text, tool_calls=execution.result.tool_calls)
         yield execution
         return
     attempts: list[dict] = []
     error = None
-    for position, entry in enumerate(_entries(snapshot, (decision.model, *decision.fallbacks))):
+    entries = _entries(snapshot, (decision.model, *decision.fallbacks))
+    for position, entry in enumerate(entries):
+        if _out_of_budget(budget, entry, attempts):
+            break
         if not await _admit(entry, chat, attempts):
             continue
-        started = time.perf_counter()
-        started_output = False
+        started, started_output = time.perf_counter(), False
+        seconds = _time_slice(budget, len(entries) - position)
+        budget.reserved = len(entries) - position - 1
         try:
-            async for event in adapter_for(entry.provider_kind).astream(entry.target, chat):
-                if isinstance(event, StreamDelta):
-                    started_output = True
-                    yield event
-                else:
-                    await _succeeded(entry, event, attempts)
-                    yield _execution(
-                        event, entry, attempts, fallbacks_used=position, escalations=0, spent=[event]
-                    )
-                    return
-        except ProviderError as exc:
+            async with asyncio.timeout(seconds) as first_token:
+                async for event in adapter_for(entry.provider_kind).astream(
+                    entry.target, chat, budget=budget
+                ):
+                    if isinstance(event, StreamDelta):
+                        first_token.reschedule(None)
+                        started_output = True
+                        yield event
+                    else:
+                        await _succeeded(entry, event, attempts)
+                        yield _execution(
+                            event, entry, attempts, fallbacks_used=position, escalations=0, spent=[event]
+                        )
+                        return
+        except (ProviderError, TimeoutError) as exc:
+            exc = exc if isinstance(exc, ProviderError) else _slice_timeout(seconds)
             await _failed(entry, exc, started, attempts)
             if started_output:
-                raise ExecutionFailed("the stream broke after it started", attempts, exc) from exc
+                raise ExecutionFailed("the stream broke after it started", attempts, exc, budget) from exc
             error = exc
-    raise ExecutionFailed("every model in the chain failed or was unavailable", attempts, error)
+    raise ExecutionFailed("every model in the chain failed or was unavailable", attempts, error, budget)

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from routing.gateway.assign import Exposure
 from routing.gateway.decide import Paid, Routed, decide, route_request_from_chat
-from routing.gateway.execute import ExecutionFailed, execute
+from routing.gateway.execute import ExecutionFailed, call_budget, execute
 from routing.gateway.record import CallDraft, now_iso
 from routing.gateway.snapshot import KeyEntry, snapshot_cache
 from routing.gateway.wire import chat_request_from, completion_body
@@ -82,7 +82,7 @@ async def _run(job: Job, final: bool, prepared: tuple):
         metadata=dict(job.request.get("metadata") or {}),
     )
     try:
-        execution = await execute(snapshot, decision, chat, request)
+        execution = await execute(snapshot, decision, chat, request, call_budget(route))
     except ExecutionFailed as exc:
         if exc.error is not None and exc.error.retryable and not final:
             return None, exc

@@ -8,6 +8,7 @@ asked) and records one call row. Response headers name the model, policy version
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -19,7 +20,7 @@ from routing.gateway.body import parse_chat_body
 from routing.gateway.decide import Routed, route_live_request
 from routing.gateway.endpoint import ErrorSerializer, key_endpoint, openai_error
 from routing.gateway.errors import GatewayError
-from routing.gateway.execute import Execution, ExecutionFailed, execute, execute_stream
+from routing.gateway.execute import Execution, ExecutionFailed, call_budget, execute, execute_stream
 from routing.gateway.record import CallDraft, new_call_id, now_iso
 from routing.providers.base import StreamDelta
 
@@ -61,16 +62,17 @@ async def chat_completions(request: HttpRequest, *, key, snapshot) -> HttpRespon
     routed, chat, route_request = await route_live_request(snapshot=snapshot, key=key, data=data)
     draft.routed = routed
     draft.prompt = route_request.text
+    budget = call_budget(routed.route)
     if data["stream"]:
         include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
-        events = execute_stream(routed.snapshot, routed.decision, chat, route_request)
+        events = execute_stream(routed.snapshot, routed.decision, chat, route_request, budget)
         response = StreamingHttpResponse(_sse(draft, events, include_usage), content_type="text/event-stream")
         for name, value in _headers(draft, routed).items():
             response[name] = value
         response["Cache-Control"] = "no-cache"
         return response
     try:
-        execution = await execute(routed.snapshot, routed.decision, chat, route_request)
+        execution = await execute(routed.snapshot, routed.decision, chat, route_request, budget)
     except ExecutionFailed as exc:
         await draft.finish_failed(exc, exc.kind, str(exc))
         return _failure_response(exc, _headers(draft, routed))
@@ -83,10 +85,20 @@ async def chat_completions(request: HttpRequest, *, key, snapshot) -> HttpRespon
 
 
 def _failure_response(exc: ExecutionFailed, headers: dict) -> JsonResponse:
+    """504 past the deadline, 429 when every model was rate-limited, 503 when none could be tried, else
+    502. The gateway has already retried within the request's budget, so it tells the client's SDK not
+    to retry again at once (`x-should-retry`, which the OpenAI and Anthropic SDKs honour)."""
     status = 429 if exc.error is not None and exc.error.kind == "rate_limit" else 502
     if exc.error is None:
         status = 503
+    if exc.deadline_passed:
+        status = 504
     detail = f"{exc}: {exc.error.message}" if exc.error else str(exc)
+    if exc.deadline_passed:
+        detail = f"The request's deadline passed before a model answered. {detail}"
+    headers = {**headers, "x-should-retry": "false"}
+    if status == 429 and exc.error.retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(exc.error.retry_after)))
     return openai_error(GatewayError(status, detail, type="upstream_error"), headers)
 
 

@@ -57,6 +57,15 @@ class RouteEntry:
     enabled: bool
     live: PolicyEntry | None
     daily_budget_usd: float | None
+    max_attempts: int | None = None
+    deadline_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class KeyLimits:
+    requests_per_minute: int | None = None
+    tokens_per_day: int | None = None
+    spend_per_day_usd: float | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,7 @@ class KeyEntry:
     name: str
     route_names: frozenset[str]
     revoked: bool
+    limits: KeyLimits = KeyLimits()
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,22 +146,29 @@ def build_snapshot(generation: int | None) -> RoutingSnapshot:
         generation=generation,
         models={m.key: _model_entry(m) for m in models},
         routes={r.name: _route_entry(r, policies) for r in routes},
-        keys={
-            k.key_hash: KeyEntry(
-                k.id, k.name, frozenset(r.name for r in k.routes.all()), k.revoked_at is not None
-            )
-            for k in keys
-        },
+        keys={k.key_hash: _key_entry(k) for k in keys},
         policies=policies,
         experiments=experiments,
         db_generation=stored_generation,
     )
 
 
+def _float_or_none(value) -> float | None:
+    return float(value) if value is not None else None
+
+
 def _route_entry(route: Route, policies: dict[int, PolicyEntry]) -> RouteEntry:
-    budget = float(route.daily_budget_usd) if route.daily_budget_usd is not None else None
     live = policies.get(route.live_policy_id) if route.live_policy_id else None
-    return RouteEntry(route.id, route.name, route.enabled, live, budget)
+    budget = _float_or_none(route.daily_budget_usd)
+    return RouteEntry(
+        route.id, route.name, route.enabled, live, budget, route.max_attempts, route.deadline_seconds
+    )
+
+
+def _key_entry(key: ApiKey) -> KeyEntry:
+    limits = KeyLimits(key.requests_per_minute, key.tokens_per_day, _float_or_none(key.spend_per_day_usd))
+    routes = frozenset(r.name for r in key.routes.all())
+    return KeyEntry(key.id, key.name, routes, key.revoked_at is not None, limits)
 
 
 class SnapshotCache:

@@ -168,6 +168,65 @@ class RetryPolicy:
         return rng.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
 
 
+@dataclass
+class CallBudget:
+    """What one client request may still spend on providers: `attempts` requests in all (retries,
+    fallbacks, escalations and a cascade's judge together) before `deadline` (a `time.monotonic()`).
+
+    `reserved` is the attempts kept for the models after the current one, so a model's retries never
+    take the first attempt of a fallback.
+    """
+
+    attempts: int
+    deadline: float | None = None
+    reserved: int = 0
+
+    def take(self, *, retry: bool = False) -> bool:
+        if self.attempts <= (self.reserved if retry else 0):
+            return False
+        self.attempts -= 1
+        return True
+
+    def seconds_left(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def allows_wait(self, seconds: float) -> bool:
+        left = self.seconds_left()
+        return left is None or seconds < left
+
+
+class RetryShare:
+    """Retries as a bounded share of each provider's traffic, in this process (Finagle's retry budget):
+    every first attempt adds `ratio` to the provider's balance, a retry takes 1, and the balance also
+    refills at `floor_per_second` up to `cap`. A failing provider then sees at most about (1 + ratio)
+    times its traffic instead of `max_attempts` times it, however many clients retry."""
+
+    def __init__(
+        self, ratio: float = 0.2, floor_per_second: float = 0.5, cap: float = 10.0, clock=time.monotonic
+    ):
+        self.ratio, self.floor_per_second, self.cap, self.clock = ratio, floor_per_second, cap, clock
+        self._balances: dict[str, tuple[float, float]] = {}
+
+    def _balance(self, key: str) -> float:
+        now = self.clock()
+        balance, at = self._balances.get(key, (self.cap, now))
+        return min(self.cap, balance + (now - at) * self.floor_per_second)
+
+    def reset(self) -> None:
+        self._balances.clear()
+
+    def requested(self, key: str) -> None:
+        self._balances[key] = (min(self.cap, self._balance(key) + self.ratio), self.clock())
+
+    def retry_allowed(self, key: str) -> bool:
+        balance = self._balance(key)
+        if balance < 1:
+            self._balances[key] = (balance, self.clock())
+            return False
+        self._balances[key] = (balance - 1, self.clock())
+        return True
+
+
 def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
     """Seconds to wait from `retry-after-ms`, or `Retry-After` as seconds or an HTTP date."""
     if value := headers.get("retry-after-ms"):
@@ -282,9 +341,11 @@ class ProviderAdapter:
         transport: httpx.AsyncBaseTransport | None = None,
         limits: httpx.Limits | None = None,
         rng: random.Random | None = None,
+        retry_share: RetryShare | None = None,
     ):
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
+        self.retry_share = retry_share or RetryShare()
         self._rng = rng or random.Random()
         limits = limits or httpx.Limits(max_connections=200, max_keepalive_connections=50)
         self._transport = transport
@@ -320,27 +381,46 @@ class ProviderAdapter:
 
     # -- calls: an async core, and `complete` its sync wrapper ------------------------------------------
 
-    async def acomplete(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
-        attempt = 0
+    async def acomplete(
+        self, target: ModelTarget, request: ChatRequest, *, budget: CallBudget | None = None
+    ) -> CompletionResult:
+        """One answer, retried with backoff while the error is retryable and `budget` (the client
+        request's attempts and deadline) and the provider's retry share allow."""
+        attempt, error = 0, None
         while True:
             attempt += 1
+            self._admit_attempt(target, attempt, budget, error)
             try:
                 return replace(await self._complete_once(target, request), attempts=attempt)
             except (ProviderError, httpx.TransportError) as exc:
                 error = error_from_exception(exc)
                 delay = self.retry.delay(attempt, error, self._rng)
-                if delay is None:
+                if delay is None or (budget is not None and not budget.allows_wait(delay)):
                     raise error from exc
                 await retry_wait(delay)
 
+    def _admit_attempt(self, target, attempt: int, budget: CallBudget | None, error) -> None:
+        """Count an attempt against the request's budget and the provider's retry share, or raise: the
+        last error for a retry refused, a `budget_exhausted` error for a first attempt refused."""
+        retry = attempt > 1
+        if budget is not None and not budget.take(retry=retry):
+            raise error or ProviderError(
+                "the request's provider attempts are used up", kind="budget_exhausted", retryable=False
+            )
+        if not retry:
+            self.retry_share.requested(target.base_url)
+        elif not self.retry_share.retry_allowed(target.base_url):
+            raise error
+
     async def astream(
-        self, target: ModelTarget, request: ChatRequest
+        self, target: ModelTarget, request: ChatRequest, *, budget: CallBudget | None = None
     ) -> AsyncIterator[StreamDelta | CompletionResult]:
         """Yield deltas, then one CompletionResult. Retries only while no delta has reached the caller."""
         started = time.perf_counter()
-        attempt, emitted = 0, False
+        attempt, emitted, error = 0, False, None
         while True:
             attempt += 1
+            self._admit_attempt(target, attempt, budget, error)
             try:
                 async with self._aclient.stream("POST", **self._request_kwargs(target, request)) as response:
                     if response.status_code >= 400:
@@ -354,7 +434,7 @@ class ProviderAdapter:
             except (ProviderError, httpx.TransportError) as exc:
                 error = error_from_exception(exc)
                 delay = self._stream_retry_delay(attempt, error, emitted)
-                if delay is None:
+                if delay is None or (budget is not None and not budget.allows_wait(delay)):
                     raise error from exc
                 await retry_wait(delay)
 

@@ -66,7 +66,8 @@ def test_the_breaker_opens_stops_sending_to_the_failing_model_then_recovers(clie
     assert _ask(client, live_route)["x-routelab-model"] == "simulator/gpt-4o-mini"  # and it closed
 
 
-def test_a_429_with_retry_after_is_honoured_before_falling_back(client, live_route):
+def test_a_429_with_retry_after_is_honoured_before_falling_back(client, live_route, settings):
+    settings.GATEWAY_MAX_ATTEMPTS = 6  # room for every retry: the request's budget is tested below
     _fault(live_route, model="gpt-4o-mini", rate_limit_rate=1.0, retry_after=1)
     started = time.monotonic()
     response = _ask(client, live_route)
