@@ -83,6 +83,7 @@ def _created(fields: dict[str, Any]) -> dict[str, str]:
     return {name: str(value) for name, value in fields.items()}
 
 
+@transaction.atomic
 def _registry_save(row, *, user, action: str, changes: dict[str, Any]):
     """Validate and save a provider or model, audit it, and drop the routing caches after commit."""
     row.full_clean()
@@ -232,16 +233,22 @@ def route_set_live_policy(*, route: Route, version: PolicyVersion, user=None, no
     return route
 
 
-def api_key_create(*, name: str, routes: Iterable[Route], user=None) -> tuple[ApiKey, str]:
-    """Create a key; the raw key is returned once and only its SHA-256 hash is kept."""
+KEY_LIMIT_FIELDS = ("requests_per_minute", "tokens_per_day", "spend_per_day_usd")
+
+
+def api_key_create(*, name: str, routes: Iterable[Route], user=None, **limits: Any) -> tuple[ApiKey, str]:
+    """Create a key, with its limits (`KEY_LIMIT_FIELDS`) if given; the raw key is returned once and only
+    its SHA-256 hash is kept."""
     routes = list(routes)
     if not routes:
         raise ValidationError({"routes": "A key must be scoped to at least one route."})
+    if unknown := set(limits) - set(KEY_LIMIT_FIELDS):
+        raise ValidationError({name: "Not a key limit." for name in sorted(unknown)})
     raw = KEY_PREFIX + secrets.token_urlsafe(32)
+    api_key = ApiKey(name=name, prefix=raw[:10], key_hash=hash_api_key(raw), created_by=user, **limits)
+    api_key.full_clean(exclude=["routes"])
     with transaction.atomic():
-        api_key = ApiKey.objects.create(
-            name=name, prefix=raw[:10], key_hash=hash_api_key(raw), created_by=user
-        )
+        api_key.save()
         api_key.routes.set(routes)
         audit_record(
             actor=user,
@@ -249,8 +256,22 @@ def api_key_create(*, name: str, routes: Iterable[Route], user=None) -> tuple[Ap
             target=api_key,
             changes={"routes": [route.name for route in routes]},
         )
-    _invalidate_on_commit()
+        _invalidate_on_commit()
     return api_key, raw
+
+
+@transaction.atomic
+def api_key_update(*, api_key: ApiKey, user=None, **fields: Any) -> ApiKey:
+    """Change a key's name or limits (requests per minute, tokens and spend per UTC day; None: none)."""
+    unknown = set(fields) - {"name", *KEY_LIMIT_FIELDS}
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    changes = _changes(api_key, fields)
+    api_key.full_clean(exclude=["routes"])
+    api_key.save()
+    audit_record(actor=user, action="api_key.update", target=api_key, changes=changes)
+    _invalidate_on_commit()
+    return api_key
 
 
 def api_key_revoke(*, api_key: ApiKey, user=None) -> ApiKey:
@@ -259,7 +280,7 @@ def api_key_revoke(*, api_key: ApiKey, user=None) -> ApiKey:
         with transaction.atomic():
             api_key.save(update_fields=["revoked_at"])
             audit_record(actor=user, action="api_key.revoke", target=api_key)
-        _invalidate_on_commit()
+            _invalidate_on_commit()
     return api_key
 
 

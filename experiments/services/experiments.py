@@ -165,6 +165,7 @@ def _experiment_validate(experiment: Experiment, variants: Sequence[dict[str, An
     return rows
 
 
+@transaction.atomic
 def _experiment_save(experiment: Experiment, rows: list[Variant], user) -> Experiment:
     experiment.save()
     for row in rows:
@@ -558,6 +559,7 @@ def _status_set(experiment: Experiment, status: str, action: str, user, fields=(
     return _changed(experiment, action, user, {"status": [old, status]})
 
 
+@transaction.atomic
 def _changed(experiment: Experiment, action: str, user, changes: dict[str, Any]) -> Experiment:
     audit_record(actor=user, action=f"experiment.{action}", target=experiment, changes=changes)
     routing_invalidate_on_commit()

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 
 from config.json_depth import depth_message, json_too_deep
+from config.middleware import too_large_message
 from routing.gateway.chat_body import BodyError, validate_chat_body
 from routing.gateway.errors import GatewayError
 
@@ -45,7 +46,7 @@ def json_body(request):
     try:
         body = request.body
     except RequestDataTooBig:
-        raise GatewayError(413, "The request body is too large.") from None
+        raise GatewayError(413, too_large_message(), type="request_too_large") from None
     if json_too_deep(body, settings.JSON_MAX_DEPTH):
         raise GatewayError(400, depth_message(settings.JSON_MAX_DEPTH))
     text = _text(body)

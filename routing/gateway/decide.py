@@ -14,6 +14,7 @@ from routing.gateway.assign import Exposure, choose_policy, user_hash
 from routing.gateway.authenticate import resolve_route
 from routing.gateway.errors import GatewayError
 from routing.gateway.execute import classify_once
+from routing.gateway.limits import limits_check
 from routing.gateway.live import live_state
 from routing.gateway.snapshot import KeyEntry, PolicyEntry, RouteEntry, RoutingSnapshot
 from routing.gateway.wire import chat_request_from
@@ -136,6 +137,7 @@ async def route_live_request(
 ) -> tuple[Routed, ChatRequest, RouteRequest]:
     """Steps 2-4 for an authenticated key and a validated body: route, policy, decision. No database query."""
     route = resolve_route(snapshot, key, data.get("model") or None)
+    await limits_check(snapshot, key, route)
     chat = chat_request_from(data)
     metadata = dict(data.get("metadata") or {})
     request = route_request_from_chat(chat, metadata)

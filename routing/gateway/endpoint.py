@@ -28,7 +28,7 @@ from routing.gateway.errors import GatewayError
 from routing.gateway.snapshot import snapshot_cache
 
 KEY_SECURITY = "routeApiKey"
-ERROR_STATUSES = (400, 401, 403, 404, 405, 409, 413)
+ERROR_STATUSES = (400, 401, 403, 404, 405, 409, 413, 429)
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -39,7 +39,7 @@ class ErrorSerializer(serializers.Serializer):
 
 def openai_error(exc: GatewayError, headers: dict | None = None) -> JsonResponse:
     body = wire.error_body(exc.message, type=exc.type, param=exc.param)
-    return JsonResponse(body, status=exc.status, headers=headers)
+    return JsonResponse(body, status=exc.status, headers={**exc.headers, **(headers or {})})
 
 
 def key_endpoint(

@@ -5,6 +5,7 @@ Read through a per-process cache refreshed at most once a second, so a request n
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from routing.policies.types import ModelStats
 
 REFRESH_SECONDS = 1.0
 SPEND_PREFIX = "routelab:spend"
+KEY_USAGE_PREFIX = "routelab:keyuse"
 
 
 @dataclass(frozen=True)
@@ -26,14 +28,33 @@ class LiveState:
     budget_remaining: float | None
 
 
+def _today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
 def _spend_key(route_id: int) -> str:
-    return f"{SPEND_PREFIX}:{route_id}:{datetime.now(UTC).date().isoformat()}"
+    return f"{SPEND_PREFIX}:{route_id}:{_today()}"
+
+
+def key_usage_keys(key_id: int) -> tuple[str, str]:
+    """A key's counters today: its tokens (input plus output) and its spend in dollars."""
+    day = _today()
+    return f"{KEY_USAGE_PREFIX}:{key_id}:tokens:{day}", f"{KEY_USAGE_PREFIX}:{key_id}:spend:{day}"
+
+
+def seconds_to_midnight() -> int:
+    """Until the UTC day's counters start again: a daily limit's Retry-After."""
+    now = datetime.now(UTC)
+    return max(
+        1, math.ceil(86400 - (now - now.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds())
+    )
 
 
 class _LiveCache:
     def __init__(self):
         self.stats: dict[str, ModelStats] = {}
         self.spend: dict[int, float] = {}
+        self.counters: dict[str, float] = {}  # keys' usage today, for the keys that have daily limits
         self.loaded_at = float("-inf")
 
     async def refresh(self, snapshot: RoutingSnapshot) -> None:
@@ -46,7 +67,11 @@ class _LiveCache:
         try:
             window = await LatencyWindow(client).stats(list(snapshot.models))
             route_ids = [route.id for route in snapshot.routes.values()]
-            spent = await client.mget([_spend_key(rid) for rid in route_ids]) if route_ids else []
+            counters = [
+                name for key in snapshot.keys.values() if key.limits.daily for name in key_usage_keys(key.id)
+            ]
+            names = [_spend_key(rid) for rid in route_ids] + counters
+            values = await client.mget(names) if names else []
         except redis.RedisError:
             outage.failed()
             return  # keep the last known state; routing must not fail because stats are stale
@@ -55,10 +80,13 @@ class _LiveCache:
             for key, s in window.items()
             if s.samples and s.p50_ms is not None and s.success_rate is not None
         }
-        self.spend = {
-            rid: float(value or 0) + _unsent.get(_spend_key(rid), 0.0)
-            for rid, value in zip(route_ids, spent, strict=True)
-        }
+        counted = {name: float(value or 0) for name, value in zip(names, values, strict=True)}
+        self.spend = {rid: counted[_spend_key(rid)] for rid in route_ids}
+        self.counters = {name: counted[name] for name in counters}
+
+    def count(self, name: str) -> float:
+        """A counter as last read, plus what this process has added since that Redis has not."""
+        return self.counters.get(name, 0.0) + _unsent.get(name, 0.0)
 
 
 _cache = _LiveCache()
@@ -67,8 +95,16 @@ _cache = _LiveCache()
 async def live_state(snapshot: RoutingSnapshot, route: RouteEntry) -> LiveState:
     await _cache.refresh(snapshot)
     budget = route.daily_budget_usd
-    remaining = None if budget is None else max(budget - _cache.spend.get(route.id, 0.0), 0.0)
+    spent = _cache.spend.get(route.id, 0.0) + _unsent.get(_spend_key(route.id), 0.0)
+    remaining = None if budget is None else max(budget - spent, 0.0)
     return LiveState(stats=_cache.stats, budget_remaining=remaining)
+
+
+async def key_usage_today(snapshot: RoutingSnapshot, key_id: int) -> tuple[float, float]:
+    """A key's tokens and spend today, as of at most a second ago."""
+    await _cache.refresh(snapshot)
+    tokens, spend = key_usage_keys(key_id)
+    return _cache.count(tokens), _cache.count(spend)
 
 
 async def record_outcome(model_key: str, latency_ms: float, ok: bool) -> None:
@@ -107,9 +143,15 @@ async def counters_add(amounts: dict[str, float], ttl_seconds: int = 3 * 86400) 
             _unsent[key] = left
 
 
-async def record_spend(route_id: int | None, cost: float) -> None:
-    if route_id is not None and cost > 0:
-        await counters_add({_spend_key(route_id): cost})
+async def record_spend(route_id: int | None, key_id: int | None, cost: float, tokens: int) -> None:
+    """A call's spend on its route's budget, and its tokens and spend on its key's daily usage."""
+    amounts = {}
+    if route_id is not None:
+        amounts[_spend_key(route_id)] = cost
+    if key_id is not None:
+        key_tokens, key_spend = key_usage_keys(key_id)
+        amounts |= {key_tokens: float(tokens), key_spend: cost}
+    await counters_add(amounts)
 
 
 def reset_cache() -> None:

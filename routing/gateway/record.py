@@ -143,7 +143,8 @@ class CallDraft:
 
     @staticmethod
     async def _send(record: CallRecord) -> None:
-        await record_spend(record.route_id, float(record.cost))
+        tokens = record.input_tokens + record.output_tokens
+        await record_spend(record.route_id, record.api_key_id, float(record.cost), tokens)
         await call_record_aenqueue(record)
 
 

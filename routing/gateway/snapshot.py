@@ -67,6 +67,10 @@ class KeyLimits:
     tokens_per_day: int | None = None
     spend_per_day_usd: float | None = None
 
+    @property
+    def daily(self) -> bool:
+        return self.tokens_per_day is not None or self.spend_per_day_usd is not None
+
 
 @dataclass(frozen=True)
 class KeyEntry:

@@ -51,7 +51,7 @@ def test_cost_aware_falls_to_the_cheapest_model_once_the_route_has_spent_its_bud
     publish_live(live_route.route, "within-budget", spec)
     assert _model(client, live_route, "Summarise this contract.") == MID
     budget = float(live_route.route.daily_budget_usd)
-    async_to_sync(live.record_spend)(live_route.route.id, budget - 0.0001)
+    async_to_sync(live.record_spend)(live_route.route.id, None, budget - 0.0001, 0)
     live.reset_cache()
     assert _model(client, live_route, "Summarise this contract.") == MINI
 
