@@ -3,6 +3,10 @@
 Every builder returns `{"data": [...], "layout": {...}}` (plotly.graph_objects, then `to_plotly_json`),
 with a small template of our own so a figure does not carry Plotly's default theme in every page.
 An empty input gives a valid figure with no traces and a "no data" note, so a page never breaks.
+
+Plotly reads a subset of HTML (<b>, <a href>, <span style>, <br>) in every text it draws: titles, tick
+labels, legend names, hover text. Names in the rows (a client's metadata.feature, variant, model and
+route names) pass through `_label` on the way in, so they show as typed and never as markup.
 """
 
 from __future__ import annotations
@@ -62,6 +66,11 @@ def _figure(traces: list, title: str, *, empty: bool = False, **layout) -> dict:
     return fig.to_plotly_json()
 
 
+def _label(value):
+    """A name from the data as Plotly text: HTML-escaped, so `<b>` shows as typed; others as they are."""
+    return html.escape(value) if isinstance(value, str) else value
+
+
 def _ordered(values: Iterable) -> list:
     """Distinct values in the order first seen."""
     return list(dict.fromkeys(values))
@@ -71,7 +80,8 @@ def _stacked_bars(rows: list[dict], x: str, group: str, y: str) -> list[go.Bar]:
     traces = []
     for name in _ordered(row[group] for row in rows):
         mine = [row for row in rows if row[group] == name]
-        traces.append(go.Bar(name=str(name), x=[row[x] for row in mine], y=[row[y] for row in mine]))
+        bar = go.Bar(name=_label(str(name)), x=[_label(row[x]) for row in mine], y=[row[y] for row in mine])
+        traces.append(bar)
     return traces
 
 
@@ -98,7 +108,7 @@ def _relative_series(days: list[dict], metric_key: str) -> dict[str, dict[str, l
         for row in _results(item).get("rows", []):
             if row["key"] != metric_key:
                 continue
-            points = series.setdefault(row["variant"], {"x": [], "y": [], "low": [], "high": []})
+            points = series.setdefault(_label(row["variant"]), {"x": [], "y": [], "low": [], "high": []})
             relative = row["relative"]
             points["x"].append(_day_of(item))
             points["y"].append(relative["estimate"])
@@ -109,7 +119,7 @@ def _relative_series(days: list[dict], metric_key: str) -> dict[str, dict[str, l
 
 def _metric_label(days: list[dict], metric_key: str) -> str:
     rows = (row for item in days for row in _results(item).get("rows", []) if row["key"] == metric_key)
-    return next((row.get("label", metric_key) for row in rows), metric_key)
+    return _label(next((row.get("label", metric_key) for row in rows), metric_key))
 
 
 def _band_traces(variant: str, points: dict, index: int) -> list[go.Scatter]:
@@ -182,7 +192,7 @@ def cost_breakdown_figure(rows: list[dict], by: str) -> dict:
         return _figure([], title, empty=True)
     bar = go.Bar(
         name="cost per request",
-        x=[str(row[by]) for row in rows],
+        x=[_label(str(row[by])) for row in rows],
         y=[row["cost_per_request"] for row in rows],
         customdata=[row["calls"] for row in rows],
         hovertemplate="$%{y:.5f} per request over %{customdata} calls<extra></extra>",

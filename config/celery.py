@@ -1,4 +1,10 @@
-"""The Celery app: Redis broker, late acknowledgement, time limits, and the beat schedule."""
+"""The Celery app: Redis broker, late acknowledgement, time limits, queues and the beat schedule.
+
+Three queues, so recording never waits behind scoring: `calls` moves call records from Redis into
+PostgreSQL (a worker of its own in production, see docker-compose.yml), `scoring` runs the scorers and
+LLM judges, and the default queue everything else (asynchronous jobs, evaluations, training, roll-ups,
+reports). A worker started without `-Q` consumes all three.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,25 @@ import os
 from celery import Celery
 from celery.schedules import crontab
 from celery.signals import worker_ready
+from kombu import Queue
 
 from config.env import env_float
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+DEFAULT_QUEUE = "routelab"
+CALLS_QUEUE = "calls"
+SCORING_QUEUE = "scoring"
+QUEUES = (DEFAULT_QUEUE, CALLS_QUEUE, SCORING_QUEUE)
+
 app = Celery("routelab")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_default_queue = DEFAULT_QUEUE
+app.conf.task_queues = [Queue(name) for name in QUEUES]
+app.conf.task_routes = {
+    "routing.tasks.calls_flush_task": {"queue": CALLS_QUEUE},
+    "analytics.tasks.score_calls_task": {"queue": SCORING_QUEUE},
+}
 app.autodiscover_tasks()
 
 # How often beat folds new calls and scores into the roll-ups the reports read (the demo uses 5).

@@ -12,18 +12,31 @@ from urllib.parse import urlparse
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
 
+# Every variable routelab's configuration reads: none of them may be sent to a provider as its key.
+_NAMES_READ: set[str] = set()
+
 
 class EnvError(ValueError):
     """A malformed environment variable; the message names it and says what was expected."""
 
 
+def _read(name: str) -> str | None:
+    _NAMES_READ.add(name)
+    return os.environ.get(name)
+
+
+def names_read() -> frozenset[str]:
+    """The environment variables the settings have read through these helpers."""
+    return frozenset(_NAMES_READ)
+
+
 def env_str(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
+    value = _read(name)
     return default if value is None else value.strip()
 
 
 def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
+    value = _read(name)
     if value is None:
         return default
     lowered = value.strip().lower()
@@ -35,7 +48,7 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
-    value = os.environ.get(name)
+    value = _read(name)
     if value is None or not value.strip():
         return default
     try:
@@ -48,7 +61,7 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
 
 
 def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
-    value = os.environ.get(name)
+    value = _read(name)
     if value is None or not value.strip():
         return default
     try:
@@ -61,7 +74,7 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name)
+    value = _read(name)
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]

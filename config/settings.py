@@ -136,7 +136,6 @@ CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)
 }
-CELERY_TASK_DEFAULT_QUEUE = "routelab"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # -- auth, static, i18n --------------------------------------------------------------------------------
@@ -158,8 +157,30 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG and not EMBEDDED)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# -- HTTPS: production-safe defaults when DEBUG is off, so `manage.py check --deploy` is clean ------------
+
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=SESSION_COOKIE_SECURE)
+
+
+def _proxy_ssl_header() -> tuple[str, str] | None:
+    """Opt-in, behind a proxy that terminates TLS and sets the header: "X-Forwarded-Proto,https"."""
+    value = env_list("SECURE_PROXY_SSL_HEADER", [])
+    if not value:
+        return None
+    if len(value) != 2:
+        raise EnvError(
+            f"SECURE_PROXY_SSL_HEADER={value!r}: give a header and its value, X-Forwarded-Proto,https"
+        )
+    header = value[0].upper().replace("-", "_")
+    return (header if header.startswith("HTTP_") else f"HTTP_{header}", value[1])
+
+
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header()
 
 # -- APIs ----------------------------------------------------------------------------------------------
 

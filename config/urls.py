@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.http import HttpResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.decorators.cache import cache_control
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from routing.gateway.endpoint import not_found as gateway_not_found
 from routing.gateway.proxy import chat_completions
 
 FAVICON = (
@@ -39,4 +40,5 @@ urlpatterns = [
     path("api/v1/", include("experiments.evaluation_api_urls")),
     path("api/v1/", include("experiments.router_api_urls")),
     path("v1/chat/completions", chat_completions, name="chat-completions"),
+    re_path(r"^v1/(?P<path>.*)$", gateway_not_found, name="gateway-not-found"),
 ]

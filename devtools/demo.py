@@ -19,6 +19,7 @@ from django.utils import timezone
 from analytics.models import Score
 from analytics.reporting import analytics_refresh, report_text
 from analytics.reports import experiment_report
+from config.celery import QUEUES
 from devtools.traffic import send_traffic
 from experiments import services as experiments
 from experiments.models import Experiment
@@ -110,8 +111,9 @@ def _celery_start(args: list[str], log_name: str, **env: str) -> subprocess.Pope
 
 
 def worker_start() -> subprocess.Popen:
-    """A real Celery worker process (its log: var/demo-worker.log): it scores calls as they are stored."""
-    args = ["worker", "-P", "threads", "-c", "4", "-l", "INFO",
+    """A real Celery worker process (its log: var/demo-worker.log) on every queue: it stores calls, scores
+    them and runs the rest."""
+    args = ["worker", "-P", "threads", "-c", "4", "-l", "INFO", "-Q", ",".join(QUEUES),
             "--without-heartbeat", "--without-mingle", "--without-gossip"]  # fmt: skip
     return _celery_start(args, "demo-worker.log")
 

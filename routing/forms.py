@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from config.json_depth import depth_message, json_too_deep
 from routing.models import PolicyVersion, Route
 
 
@@ -26,6 +28,8 @@ def form_errors_apply(form: forms.Form, exc: ValidationError) -> None:
 
 def json_object(text: str, what: str) -> dict:
     """The JSON object a person typed into a form field, or a ValidationError saying what is wrong."""
+    if json_too_deep(text, settings.JSON_MAX_DEPTH):
+        raise forms.ValidationError(depth_message(settings.JSON_MAX_DEPTH))
     try:
         value = json.loads(text)
     except ValueError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from decimal import Decimal
 from urllib.parse import urlparse
@@ -12,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from routing.provider_keys import key_env_refusal, provider_key
 from routing.providers.base import ModelTarget, Price
 
 ENV_VAR_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -29,6 +29,8 @@ def validate_env_var_name(value: str) -> None:
             "Name the environment variable that holds the key (for example OPENAI_API_KEY), "
             "not the key itself."
         )
+    if refusal := key_env_refusal(value):
+        raise ValidationError(refusal)
 
 
 class Provider(models.Model):
@@ -70,7 +72,7 @@ class Provider(models.Model):
 
     @property
     def api_key(self) -> str:
-        return os.environ.get(self.api_key_env, "") if self.api_key_env else ""
+        return provider_key(provider=self.name, env_name=self.api_key_env)
 
     @property
     def api_key_configured(self) -> bool:
@@ -263,7 +265,10 @@ class ApiKey(models.Model):
         null=True, blank=True, validators=[MinValueValidator(1)], help_text="Empty: no limit."
     )
     tokens_per_day = models.PositiveBigIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Input plus output tokens, UTC days."
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Input plus output tokens, UTC days.",
     )
     spend_per_day_usd = models.DecimalField(
         "spend per day (USD)",

@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 
-from routing.models import Model, Provider
+from routing.models import Model, Provider, validate_env_var_name
 
 PG_INT_MAX = 2**31 - 1  # PositiveIntegerField is a PostgreSQL integer
 OPTIONS_MAX_CHARS = 20_000
@@ -75,6 +75,7 @@ class ProviderForm(forms.Form):
         required=False,
         label="API key environment variable",
         help_text="The name of the environment variable holding the key, never the key itself.",
+        validators=[validate_env_var_name],
     )
     options = JsonObjectField(help_text='A JSON object, for example {} or {"dataset": "<name>"}.')
     enabled = forms.BooleanField(required=False, initial=True)

@@ -7,7 +7,7 @@ import json
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -18,6 +18,8 @@ from routing.models import Route, RoutingPolicy
 
 @staff_member_required
 def route_list(request):
+    if request.method == "POST" and not request.user.has_perm("routing.add_route"):
+        raise PermissionDenied("Creating a route needs the routing.add_route permission.")
     form = RouteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -55,6 +57,7 @@ def route_detail(request, route_name: str):
 
 
 @staff_member_required
+@permission_required("routing.add_routingpolicy", raise_exception=True)
 @require_POST
 def policy_create(request, route_name: str):
     route = get_object_or_404(Route, name=route_name)
@@ -73,6 +76,7 @@ def policy_create(request, route_name: str):
 
 
 @staff_member_required
+@permission_required("routing.add_policyversion", raise_exception=True)
 @require_POST
 def policy_publish(request, route_name: str, policy_name: str):
     policy = get_object_or_404(RoutingPolicy, route__name=route_name, name=policy_name)
@@ -90,6 +94,7 @@ def policy_publish(request, route_name: str, policy_name: str):
 
 
 @staff_member_required
+@permission_required("routing.change_route", raise_exception=True)
 @require_POST
 def live_policy_set(request, route_name: str):
     route = get_object_or_404(Route, name=route_name)

@@ -22,22 +22,45 @@ def staff_user(django_user_model):
     return django_user_model.objects.create_user("staff", password="pw-for-tests-only", is_staff=True)
 
 
+# The Django model permissions routing writes need (the README's table); `staff_user` alone has none.
+ROUTING_WRITES = [
+    *(
+        f"{action}_{model}"
+        for model in ("provider", "model", "route")
+        for action in ("add", "change", "delete")
+    ),
+    *("add_routingpolicy", "add_policyversion", "add_apikey", "change_apikey"),
+]
+
+
 @pytest.fixture
-def staff_api(staff_user) -> APIClient:
+def routing_writer(staff_user):
+    """`staff_user` with every routing write permission."""
+    from django.contrib.auth.models import Permission
+
+    staff_user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="routing", codename__in=ROUTING_WRITES)
+    )
+    return staff_user
+
+
+@pytest.fixture
+def staff_api(routing_writer) -> APIClient:
+    """The staff REST client, as a staff user who may make every routing write."""
     client = APIClient()
-    client.force_authenticate(staff_user)
+    client.force_authenticate(routing_writer)
     return client
 
 
 @pytest.fixture
 def celery_worker_thread():
-    """A real Celery worker, in a thread of this process, consuming from the real Redis broker."""
+    """A real Celery worker, in a thread of this process, consuming every queue from the real Redis broker."""
     from celery.contrib.testing.worker import start_worker
 
-    from config.celery import app
+    from config.celery import QUEUES, app
 
     with start_worker(
-        app, pool="solo", perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING"
+        app, pool="solo", queues=QUEUES, perform_ping_check=False, shutdown_timeout=30, loglevel="WARNING"
     ) as w:
         yield w
 
@@ -105,6 +128,15 @@ def asgi_server(transactional_db):
 
     with serve_in_thread(application) as served:
         yield served.url
+
+
+@pytest.fixture
+def database_url(transactional_db) -> str:
+    """The test database as a URL, for servers this test starts in processes of their own."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,19 @@ def test_the_compose_file_defines_the_full_stack():
     assert services["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
 
 
+def test_the_compose_file_runs_a_worker_for_calls_and_one_for_every_other_queue():
+    from config.celery import CALLS_QUEUE, QUEUES
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    queues = {}
+    for name in ("worker-calls", "worker"):
+        command = services[name]["command"]
+        assert command[:4] == ["celery", "-A", "config", "worker"]
+        queues[name] = set(command[command.index("-Q") + 1].split(","))
+    assert queues["worker-calls"] == {CALLS_QUEUE}
+    assert queues["worker"] == set(QUEUES) - {CALLS_QUEUE}
+
+
 def test_the_compose_file_names_no_secret_value():
     text = (ROOT / "docker-compose.yml").read_text()
     assert "sk-" not in text

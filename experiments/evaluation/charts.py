@@ -1,11 +1,13 @@
 """Plotly figures (plain dicts, no Django) of an evaluation: quality against strong share and against cost.
 
 Each swept policy is a line through its thresholds, the random router a dashed line, the two single
-models a marker each, and each policy's own operating point a cross.
+models a marker each, and each policy's own operating point a cross. Labels (policy and model names)
+are HTML-escaped, since Plotly reads <b>, <a href>, <span style> and <br> in trace names.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 AXES = {
@@ -30,10 +32,11 @@ STYLES = {
 
 def _trace(curve: dict, x: str) -> dict:
     points = sorted(curve["points"], key=lambda point: (point[x], point["quality"]))
-    name = curve["label"] if curve["series"] != "random" else "random router"
+    label = html.escape(curve["label"])
+    name = label if curve["series"] != "random" else "random router"
     return {
         "type": "scatter",
-        "name": name if curve["series"] in ("policy", "random") else f"{curve['series']}: {curve['label']}",
+        "name": name if curve["series"] in ("policy", "random") else f"{curve['series']}: {label}",
         "x": [point[x] for point in points],
         "y": [point["quality"] for point in points],
         "customdata": [
@@ -53,7 +56,7 @@ def _operating_points(policies: Sequence[dict], x: str) -> list[dict]:
         {
             "type": "scatter",
             "mode": "markers",
-            "name": f"{policy['label']} as configured",
+            "name": f"{html.escape(policy['label'])} as configured",
             "x": [policy[x]],
             "y": [policy["quality"]],
             "customdata": [[_threshold(policy.get("threshold")), policy["strong_share"], policy["cost"]]],

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from routing import selectors, services
-from routing.apis.common import delete_or_conflict, paginate
+from routing.apis.common import StaffModelPermission, delete_or_conflict, paginate
 from routing.models import Model, Provider, validate_base_url, validate_env_var_name
 
 
@@ -48,6 +48,9 @@ class ProviderInputSerializer(serializers.Serializer):
 
 
 class ProviderListCreateApi(APIView):
+    permission_classes = [StaffModelPermission]
+    write_permissions = {"POST": "routing.add_provider"}
+
     @extend_schema(responses=ProviderOutputSerializer(many=True))
     def get(self, request):
         return paginate(self, request, selectors.provider_list(), ProviderOutputSerializer)
@@ -61,6 +64,9 @@ class ProviderListCreateApi(APIView):
 
 
 class ProviderDetailApi(APIView):
+    permission_classes = [StaffModelPermission]
+    write_permissions = {"PATCH": "routing.change_provider", "DELETE": "routing.delete_provider"}
+
     @extend_schema(responses=ProviderOutputSerializer)
     def get(self, request, provider_id: int):
         return Response(ProviderOutputSerializer(get_object_or_404(Provider, id=provider_id)).data)
@@ -123,6 +129,9 @@ class ModelInputSerializer(serializers.Serializer):
 
 
 class ModelListCreateApi(APIView):
+    permission_classes = [StaffModelPermission]
+    write_permissions = {"POST": "routing.add_model"}
+
     @extend_schema(responses=ModelOutputSerializer(many=True))
     def get(self, request):
         return paginate(self, request, selectors.model_list(), ModelOutputSerializer)
@@ -136,6 +145,9 @@ class ModelListCreateApi(APIView):
 
 
 class ModelDetailApi(APIView):
+    permission_classes = [StaffModelPermission]
+    write_permissions = {"PATCH": "routing.change_model", "DELETE": "routing.delete_model"}
+
     @extend_schema(responses=ModelOutputSerializer)
     def get(self, request, model_id: int):
         return Response(ModelOutputSerializer(get_object_or_404(selectors.model_list(), id=model_id)).data)

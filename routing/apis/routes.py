@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from routing import selectors, services
-from routing.apis.common import paginate
+from routing.apis.common import StaffModelPermission, paginate
 from routing.models import ApiKey, PolicyVersion, Route, RoutingPolicy
 
 
@@ -53,6 +53,9 @@ class RouteInputSerializer(serializers.Serializer):
 
 
 class RouteListCreateApi(APIView):
+    permission_classes = [StaffModelPermission]
+    write_permissions = {"POST": "routing.add_route"}
+
     @extend_schema(responses=RouteOutputSerializer(many=True))
     def get(self, request):
         return paginate(self, request, selectors.route_list(), RouteOutputSerializer)
@@ -66,6 +69,9 @@ class RouteListCreateApi(APIView):
 
 
 class RouteDetailApi(APIView):
+    permission_classes = [StaffModelPermission]
+    write_permissions = {"PATCH": "routing.change_route"}
+
     @extend_schema(responses=RouteOutputSerializer)
     def get(self, request, route_name: str):
         return Response(
@@ -86,6 +92,9 @@ class LivePolicyInputSerializer(serializers.Serializer):
 
 
 class RouteLivePolicyApi(APIView):
+    permission_classes = [StaffModelPermission]
+    write_permissions = {"PUT": "routing.change_route"}
+
     @extend_schema(request=LivePolicyInputSerializer, responses=RouteOutputSerializer)
     def put(self, request, route_name: str):
         route = get_object_or_404(Route, name=route_name)
@@ -112,6 +121,9 @@ class PolicyInputSerializer(serializers.Serializer):
 
 
 class PolicyListCreateApi(APIView):
+    permission_classes = [StaffModelPermission]
+    write_permissions = {"POST": "routing.add_routingpolicy"}
+
     @extend_schema(responses=PolicyOutputSerializer(many=True))
     def get(self, request, route_name: str):
         route = get_object_or_404(Route, name=route_name)
@@ -133,6 +145,9 @@ class PublishInputSerializer(serializers.Serializer):
 
 class PolicyPublishApi(APIView):
     """Publish a new immutable version of a policy; earlier versions stay readable."""
+
+    permission_classes = [StaffModelPermission]
+    write_permissions = {"POST": "routing.add_policyversion"}
 
     @extend_schema(request=PublishInputSerializer, responses={201: PolicyVersionOutputSerializer})
     def post(self, request, route_name: str, policy_name: str):
@@ -166,6 +181,9 @@ class ApiKeyInputSerializer(serializers.Serializer):
 
 
 class ApiKeyListCreateApi(APIView):
+    permission_classes = [StaffModelPermission]
+    write_permissions = {"POST": "routing.add_apikey"}
+
     @extend_schema(responses=ApiKeyOutputSerializer(many=True))
     def get(self, request):
         return paginate(self, request, selectors.api_key_list(), ApiKeyOutputSerializer)
@@ -180,6 +198,9 @@ class ApiKeyListCreateApi(APIView):
 
 
 class ApiKeyRevokeApi(APIView):
+    permission_classes = [StaffModelPermission]
+    write_permissions = {"POST": "routing.change_apikey"}
+
     @extend_schema(request=None, responses=ApiKeyOutputSerializer)
     def post(self, request, key_id: int):
         api_key = services.api_key_revoke(api_key=get_object_or_404(ApiKey, id=key_id), user=request.user)

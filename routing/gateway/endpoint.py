@@ -81,6 +81,13 @@ def key_endpoint(
     return decorate
 
 
+@csrf_exempt
+async def not_found(request, path: str = "") -> JsonResponse:
+    """Any other path under /v1/: a JSON 404 in OpenAI's error shape, which clients parse, not a page."""
+    message = f"{request.method} {request.path} is not an endpoint of this server."
+    return openai_error(GatewayError(404, message, type="not_found"))
+
+
 def _error_responses() -> dict:
     return {status: OpenApiResponse(ErrorSerializer, description="An error") for status in ERROR_STATUSES}
 

@@ -62,6 +62,10 @@ class ExecutionFailed(Exception):
         self.deadline_passed = left is not None and left <= 0.05
 
     @property
+    def request_fault(self) -> bool:
+        return self.error is not None and self.error.request_fault
+
+    @property
     def kind(self) -> str:
         if self.deadline_passed:
             return "deadline"
@@ -139,13 +143,15 @@ async def _admit(entry: ModelEntry, chat: ChatRequest, attempts: list[dict]) -> 
 
 
 async def _failed(entry: ModelEntry, exc: ProviderError, started: float, attempts: list[dict]) -> None:
+    """Count a model's failure against its breaker and live window, unless the request was at fault."""
     latency = (time.perf_counter() - started) * 1000
-    await breaker().record_failure(entry.key)
-    await record_outcome(entry.key, latency, ok=False)
+    if not exc.request_fault:
+        await breaker().record_failure(entry.key)
+        await record_outcome(entry.key, latency, ok=False)
     attempts.append(
         {
             "model": entry.key,
-            "status": "error",
+            "status": "rejected" if exc.request_fault else "error",
             "error_kind": exc.kind,
             "http_status": exc.status,
             "message": exc.message[:300],
@@ -238,8 +244,15 @@ async def _first_success(
         result, failure = await _call(entry, chat, attempts, budget, len(entries) - position)
         if result is not None:
             return position, entry, result
+        if failure is not None and failure.request_fault:
+            raise _rejected(entry, failure, attempts, budget)
         error = failure or error
     raise ExecutionFailed("every model in the chain failed or was unavailable", attempts, error, budget)
+
+
+def _rejected(entry: ModelEntry, error: ProviderError, attempts: list[dict], budget) -> ExecutionFailed:
+    """A provider refused the request itself: any other model would too, so the chain stops here."""
+    return ExecutionFailed(f"{entry.key} rejected the request", attempts, error, budget)
 
 
 async def execute(
@@ -375,5 +388,7 @@ async def execute_stream(
             await _failed(entry, exc, started, attempts)
             if started_output:
                 raise ExecutionFailed("the stream broke after it started", attempts, exc, budget) from exc
+            if exc.request_fault:
+                raise _rejected(entry, exc, attempts, budget) from exc
             error = exc
     raise ExecutionFailed("every model in the chain failed or was unavailable", attempts, error, budget)

@@ -64,30 +64,54 @@ async def chat_completions(request: HttpRequest, *, key, snapshot) -> HttpRespon
     draft.prompt = route_request.text
     budget = call_budget(routed.route)
     if data["stream"]:
-        include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
         events = execute_stream(routed.snapshot, routed.decision, chat, route_request, budget)
-        response = StreamingHttpResponse(_sse(draft, events, include_usage), content_type="text/event-stream")
+        try:
+            first = await _until_failed_or_cancelled(draft, anext(events))
+        except ExecutionFailed as exc:  # before the first byte: a real status, not a 200 and an error event
+            return _failure_response(exc, _headers(draft, routed))
+        include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
+        sse = _sse(draft, _prepend(first, events), include_usage)
+        response = StreamingHttpResponse(sse, content_type="text/event-stream")
         for name, value in _headers(draft, routed).items():
             response[name] = value
         response["Cache-Control"] = "no-cache"
         return response
     try:
-        execution = await execute(routed.snapshot, routed.decision, chat, route_request, budget)
+        execution = await _until_failed_or_cancelled(
+            draft, execute(routed.snapshot, routed.decision, chat, route_request, budget)
+        )
     except ExecutionFailed as exc:
-        await draft.finish_failed(exc, exc.kind, str(exc))
         return _failure_response(exc, _headers(draft, routed))
-    except asyncio.CancelledError:  # Django cancels the view when the client disconnects
-        await draft.finish_disconnected()
-        raise
     await draft.finish_ok(execution)
     body = wire.completion_body(call_id=draft.id, result=execution.result, extra=_extra(draft, execution))
     return JsonResponse(body, headers=_headers(draft, routed, execution.model.key))
 
 
+async def _until_failed_or_cancelled(draft: CallDraft, awaitable):
+    """`awaitable`'s result; the call is recorded when it fails or the client hangs up meanwhile."""
+    try:
+        return await awaitable
+    except ExecutionFailed as exc:
+        await draft.finish_failed(exc, exc.kind, str(exc))
+        raise
+    except asyncio.CancelledError:  # Django cancels the view when the client disconnects
+        await draft.finish_disconnected()
+        raise
+
+
+async def _prepend(first, events: AsyncIterator) -> AsyncIterator:
+    yield first
+    async for event in events:
+        yield event
+
+
 def _failure_response(exc: ExecutionFailed, headers: dict) -> JsonResponse:
-    """504 past the deadline, 429 when every model was rate-limited, 503 when none could be tried, else
-    502. The gateway has already retried within the request's budget, so it tells the client's SDK not
-    to retry again at once (`x-should-retry`, which the OpenAI and Anthropic SDKs honour)."""
+    """The provider's own 4xx with its message when it refused the request itself; else 504 past the
+    deadline, 429 when every model was rate-limited, 503 when none could be tried, else 502. The gateway
+    has already retried within the request's budget, so it tells the client's SDK not to retry again at
+    once (`x-should-retry`, which the OpenAI and Anthropic SDKs honour)."""
+    if exc.request_fault:
+        return openai_error(GatewayError(exc.error.status, f"{exc}: {exc.error.message}"), headers)
     status = 429 if exc.error is not None and exc.error.kind == "rate_limit" else 502
     if exc.error is None:
         status = 503
@@ -97,8 +121,8 @@ def _failure_response(exc: ExecutionFailed, headers: dict) -> JsonResponse:
     if exc.deadline_passed:
         detail = f"The request's deadline passed before a model answered. {detail}"
     headers = {**headers, "x-should-retry": "false"}
-    if status == 429 and exc.error.retry_after is not None:
-        headers["Retry-After"] = str(max(1, math.ceil(exc.error.retry_after)))
+    if status == 429:  # the provider's wait when it gave one
+        headers["Retry-After"] = str(max(1, math.ceil(exc.error.retry_after or 1)))
     return openai_error(GatewayError(status, detail, type="upstream_error"), headers)
 
 

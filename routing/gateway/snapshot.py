@@ -29,7 +29,7 @@ from routing.providers.base import ModelTarget
 logger = logging.getLogger(__name__)
 GENERATION_KEY = "routelab:routing:generation"
 REFRESH_SECONDS = 0.5
-DB_CHECK_SECONDS = 5.0
+DB_CHECK_SECONDS = 3.0  # one one-row query per process this often
 
 
 @dataclass(frozen=True)

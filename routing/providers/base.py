@@ -27,6 +27,9 @@ from asgiref.sync import async_to_sync
 MILLION = Decimal(1_000_000)
 COST_QUANTUM = Decimal("0.00000001")
 RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
+# The request's own fault: the same request fails on any model, so it goes back to the client as it is,
+# never trips a breaker and never falls back (401, 403 and 404 are the provider's configuration instead).
+REQUEST_FAULT_STATUSES = frozenset({400, 413, 422})
 # The adapter and HTTP client of one sync-wrapped call (`ProviderAdapter.complete`): that adapter uses the
 # client in place of its loop's pooled one; any other adapter called meanwhile keeps its own.
 _call_client: ContextVar[tuple[ProviderAdapter, httpx.AsyncClient] | None] = ContextVar(
@@ -133,6 +136,11 @@ class ProviderError(Exception):
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after
+
+    @property
+    def request_fault(self) -> bool:
+        """Whether the provider refused the request itself (a 400, 413 or 422), not failed to serve it."""
+        return self.status in REQUEST_FAULT_STATUSES
 
     def __repr__(self) -> str:
         details = f"status={self.status}, retryable={self.retryable}"

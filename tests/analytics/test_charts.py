@@ -156,9 +156,54 @@ def test_the_fallback_rate_is_a_line_of_shares():
 
 
 def test_figure_html_draws_the_figure_into_its_div_and_cannot_close_the_script_early():
-    rows = [{"day": "2025-03-01", "model": "</script><b>x", "calls": 1}]
-    html = charts.figure_html(charts.routing_distribution_figure(rows), "chart-routing")
+    # a figure not from a builder: the builders escape names already (see below)
+    figure = {"data": [{"type": "bar", "name": "</script><b>x", "x": [1], "y": [1]}], "layout": {}}
+    html = charts.figure_html(figure, "chart-routing")
     assert html.startswith('<div id="chart-routing" class="chart"></div>')
     assert 'Plotly.newPlot("chart-routing", f.data, f.layout' in html
     assert '"DOMContentLoaded", draw' in html
     assert html.count("</script>") == 1 and "<\\/script>" in html
+
+
+HOSTILE = '<b>big</b><a href="http://x">l</a><span style="font-size:90px">s</span><br>'
+
+
+def _texts(value):
+    """Every string anywhere in a figure: names, tick values, titles, hover templates, annotations."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(key)
+            yield from _texts(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _texts(item)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: charts.cumulative_delta_figure(
+            [{"day": "2025-03-01", "results": _report([_row("cost", HOSTILE, -0.5, -0.8, -0.2, HOSTILE)])}],
+            "cost",
+        ),
+        lambda: charts.routing_distribution_figure([{"day": "2025-03-01", "model": HOSTILE, "calls": 3}]),
+        lambda: charts.cost_breakdown_figure(
+            [{"feature": HOSTILE, "calls": 3, "cost_per_request": 0.1}], "feature"
+        ),
+        lambda: charts.cost_breakdown_figure(
+            [{"model": HOSTILE, "calls": 3, "cost_per_request": 0.1}], "model"
+        ),
+        lambda: charts.quality_by_tier_figure([{"tier": HOSTILE, "scorer": HOSTILE, "mean": 0.5}]),
+        lambda: charts.spend_by_route_figure([{"day": "2025-03-01", "route": HOSTILE, "spend": 1.5}]),
+    ],
+    ids=["cumulative", "routing", "cost-feature", "cost-model", "quality", "spend"],
+)
+def test_names_from_the_data_are_escaped_so_plotly_draws_them_as_typed(build):
+    figure = build()
+    _valid(figure)
+    texts = list(_texts(json.loads(json.dumps(figure, cls=charts.PlotlyJSONEncoder))))
+    for markup in ("<b>", "<a", "<span", "<br>"):
+        assert not any(markup in text for text in texts), markup
+    assert any("&lt;b&gt;big&lt;/b&gt;&lt;a href=&quot;http://x&quot;&gt;" in text for text in texts)

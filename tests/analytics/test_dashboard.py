@@ -228,6 +228,18 @@ def test_the_experiment_page_shows_the_metric_table_and_the_cumulative_chart(see
     assert '<option value="latency" selected>' in other
 
 
+def test_a_feature_named_in_markup_is_shown_as_typed_on_the_route_dashboard(seeded, client, staff_user):
+    hostile = '<b>big</b><a href="http://x">l</a>'
+    Call.objects.filter(route=seeded.route).update(metadata={"feature": hostile})
+    client.force_login(staff_user)
+
+    page = client.get(f"/dashboard/routes/{seeded.route.name}/").content.decode()
+
+    assert 'Plotly.newPlot("chart-cost-feature"' in page
+    assert "&lt;b&gt;big&lt;" in page
+    assert "<b>big" not in page and "<a href=" not in page.replace('<a href="/', "")
+
+
 def test_bad_parameters_get_a_400_naming_the_field(seeded, client, staff_user):
     client.force_login(staff_user)
     response = client.get(f"/dashboard/routes/{seeded.route.name}/?days=abc")

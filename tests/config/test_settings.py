@@ -86,3 +86,98 @@ def test_without_a_secret_key_a_production_process_refuses_to_start():
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+PRODUCTION = {
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+    "REDIS_URL": "redis://127.0.0.1:6379/13",
+    "SECRET_KEY": "k7Qm2-Vx9pLr_T4wZs8Nc1Hy6Bd3Fg0Jt5Ue7Wa2Xo9Pi4Rl-Mn8Kb1Cv6Dq3Sz",
+    "ALLOWED_HOSTS": "routelab.example.com",
+}
+HTTPS_SETTINGS = (
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "SECURE_PROXY_SSL_HEADER",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+)
+PRINT_HTTPS = "from django.conf import settings; " + "; ".join(
+    f"print({name!r}, repr(settings.{name}))" for name in HTTPS_SETTINGS
+)
+
+
+def _production(changes: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """manage.py in a fresh process with production-like settings: DEBUG and the HTTPS variables unset."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", *HTTPS_SETTINGS}}
+    env.update({**PRODUCTION, **changes})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = _production({}, "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "WARNINGS" not in result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_with_debug_off_https_is_on_by_default():
+    result = _production({}, "shell", "-c", PRINT_HTTPS)
+    assert result.returncode == 0, result.stderr
+    for line in (
+        "SECURE_SSL_REDIRECT True",
+        "SECURE_HSTS_SECONDS 31536000",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS True",
+        "SECURE_HSTS_PRELOAD True",
+        "SECURE_PROXY_SSL_HEADER None",
+        "SESSION_COOKIE_SECURE True",
+        "CSRF_COOKIE_SECURE True",
+    ):
+        assert line in result.stdout.splitlines(), line
+
+
+def test_each_https_setting_can_be_set_from_the_environment():
+    changes = {
+        "SECURE_SSL_REDIRECT": "false",
+        "SECURE_HSTS_SECONDS": "600",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": "no",
+        "SECURE_HSTS_PRELOAD": "0",
+        "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto,https",
+        "SESSION_COOKIE_SECURE": "off",
+        "CSRF_COOKIE_SECURE": "false",
+    }
+    result = _production(changes, "shell", "-c", PRINT_HTTPS)
+    assert result.returncode == 0, result.stderr
+    for line in (
+        "SECURE_SSL_REDIRECT False",
+        "SECURE_HSTS_SECONDS 600",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS False",
+        "SECURE_HSTS_PRELOAD False",
+        "SECURE_PROXY_SSL_HEADER ('HTTP_X_FORWARDED_PROTO', 'https')",
+        "SESSION_COOKIE_SECURE False",
+        "CSRF_COOKIE_SECURE False",
+    ):
+        assert line in result.stdout.splitlines(), line
+
+
+def test_in_debug_https_is_off_by_default():
+    result = _production({"DEBUG": "true"}, "shell", "-c", PRINT_HTTPS)
+    assert result.returncode == 0, result.stderr
+    assert "SECURE_SSL_REDIRECT False" in result.stdout and "SECURE_HSTS_SECONDS 0" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto", "give a header and its value"),
+        ("SECURE_HSTS_SECONDS", "a year", "SECURE_HSTS_SECONDS='a year' is not an integer"),
+        ("SECURE_SSL_REDIRECT", "maybe", "SECURE_SSL_REDIRECT='maybe' is not a boolean"),
+    ],
+)
+def test_a_bad_https_value_stops_start_up_naming_it(name, value, words):
+    result = _production({name: value}, "check")
+    assert result.returncode != 0
+    assert words in result.stderr

@@ -1,8 +1,6 @@
 """No call is lost when PostgreSQL stops and restarts in the middle of a burst of requests."""
 
 import asyncio
-import tempfile
-from pathlib import Path
 
 import httpx
 import pytest
@@ -10,38 +8,11 @@ from asgiref.sync import sync_to_async
 from django.core.management import call_command
 from django.db import connections
 
+from devtools.faults.servers import PrivatePostgres
 from routing.gateway.recorder import calls_flush, calls_waiting
 from routing.models import Call
 
 pytestmark = [pytest.mark.integration]
-
-
-class PrivatePostgres:
-    """A PostgreSQL of this test's own (pgserver's binaries, on a Unix socket in a temporary directory),
-    so stopping it never touches the machine's shared server. As root, pgserver runs it as a system
-    user of its own."""
-
-    def __init__(self):
-        import pgserver
-
-        self._pgserver = pgserver
-        self.server = pgserver.get_server(
-            Path(tempfile.mkdtemp(prefix="routelab-pg-")) / "data", cleanup_mode="delete"
-        )
-        self.server.psql("CREATE DATABASE routelab;")
-
-    @property
-    def socket_dir(self) -> str:
-        return str(self.server.get_postmaster_info().socket_dir)
-
-    def stop(self) -> None:
-        self._pgserver.pg_ctl(["-w", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
-
-    def start(self) -> None:
-        self.server.ensure_postgres_running()
-
-    def close(self) -> None:
-        self.server.cleanup()
 
 
 def _close_everywhere() -> None:

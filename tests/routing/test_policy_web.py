@@ -113,9 +113,9 @@ def test_creating_from_a_form_needs_the_permission(live_route, staff_user):
 
 
 @pytest.mark.django_db
-def test_the_edit_box_holds_real_json_that_publishes_unchanged(live_route, staff_user):
+def test_the_edit_box_holds_real_json_that_publishes_unchanged(live_route, routing_writer):
     client = Client()
-    client.force_login(staff_user)
+    client.force_login(routing_writer)
     page = client.get("/routes/support-bot/")
     box = re.search(r'<textarea name="spec" spellcheck="false">(.*?)</textarea>', page.text, re.S).group(1)
     assert json.loads(unescape(box)) == live_route.version.spec

@@ -11,8 +11,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def staff_client(client, staff_user):
-    client.force_login(staff_user)
+def staff_client(client, routing_writer):
+    client.force_login(routing_writer)
     return client
 
 

