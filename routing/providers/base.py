@@ -203,6 +203,12 @@ class CallBudget:
         return left is None or seconds < left
 
 
+def budget_exhausted() -> ProviderError:
+    return ProviderError(
+        "the request's provider attempts are used up", kind="budget_exhausted", retryable=False
+    )
+
+
 class RetryShare:
     """Retries as a bounded share of each provider's traffic, in this process (Finagle's retry budget):
     every first attempt adds `ratio` to the provider's balance, a retry takes 1, and the balance also
@@ -412,9 +418,7 @@ class ProviderAdapter:
         last error for a retry refused, a `budget_exhausted` error for a first attempt refused."""
         retry = attempt > 1
         if budget is not None and not budget.take(retry=retry):
-            raise error or ProviderError(
-                "the request's provider attempts are used up", kind="budget_exhausted", retryable=False
-            )
+            raise error or budget_exhausted()
         if not retry:
             self.retry_share.requested(target.base_url)
         elif not self.retry_share.retry_allowed(target.base_url):

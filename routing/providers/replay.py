@@ -16,12 +16,14 @@ from typing import Any, Protocol
 from asgiref.sync import sync_to_async
 
 from routing.providers.base import (
+    CallBudget,
     ChatRequest,
     CompletionResult,
     ModelTarget,
     ProviderAdapter,
     ProviderError,
     StreamDelta,
+    budget_exhausted,
     content_text,
     estimate_tokens,
     message_chars,
@@ -47,14 +49,24 @@ class ReplayAdapter(ProviderAdapter):
         self.lookup = lookup
         self.stream_pieces = max(1, stream_pieces)
 
-    async def acomplete(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
+    @staticmethod
+    def _admit(budget: CallBudget | None) -> None:
+        """A replay is one attempt of the client request's budget; it is never retried."""
+        if budget is not None and not budget.take():
+            raise budget_exhausted()
+
+    async def acomplete(
+        self, target: ModelTarget, request: ChatRequest, *, budget: CallBudget | None = None
+    ) -> CompletionResult:
+        self._admit(budget)
         started = time.perf_counter()
         record = await self._find(target, request)
         return self._result(target, request, record, started, first=None)
 
     async def astream(
-        self, target: ModelTarget, request: ChatRequest
+        self, target: ModelTarget, request: ChatRequest, *, budget: CallBudget | None = None
     ) -> AsyncIterator[StreamDelta | CompletionResult]:
+        self._admit(budget)
         started = time.perf_counter()
         record = await self._find(target, request)
         first = time.perf_counter()

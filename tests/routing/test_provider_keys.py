@@ -18,7 +18,7 @@ from routing.providers.base import ChatRequest, ProviderError
 
 pytestmark = pytest.mark.django_db
 
-SECRET = "sk-guarded-simulator-secret"
+SECRET = "test-only-guarded-simulator-secret"
 REFUSED = ["SECRET_KEY", "DATABASE_URL", "MY_TOKEN"]
 PROVIDER = {"name": "acme", "kind": "openai_compatible", "base_url": "https://llm.example.com/v1"}
 QUESTION = ChatRequest(messages=({"role": "user", "content": "What is the capital of France?"},))
