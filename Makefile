@@ -40,6 +40,7 @@ bench: install
 	$(PY) bench/decisions.py
 	$(PY) bench/proxy_overhead.py
 	$(PY) bench/report_time.py
+	$(PY) bench/faults.py
 
 lint: install
 	$(VENV)/bin/ruff check .
