@@ -59,6 +59,7 @@ class RouteEntry:
     daily_budget_usd: float | None
     max_attempts: int | None = None
     deadline_seconds: float | None = None
+    created: int = 0  # unix seconds, as OpenAI's model objects give it
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,14 @@ def _route_entry(route: Route, policies: dict[int, PolicyEntry]) -> RouteEntry:
     live = policies.get(route.live_policy_id) if route.live_policy_id else None
     budget = _float_or_none(route.daily_budget_usd)
     return RouteEntry(
-        route.id, route.name, route.enabled, live, budget, route.max_attempts, route.deadline_seconds
+        route.id,
+        route.name,
+        route.enabled,
+        live,
+        budget,
+        route.max_attempts,
+        route.deadline_seconds,
+        int(route.created_at.timestamp()),
     )
 
 
