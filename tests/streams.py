@@ -17,3 +17,26 @@ def stream_events(adapter, target, request, received: list | None = None) -> lis
         return events
 
     return async_to_sync(read)()
+
+
+def chat_stream(body: dict, auth: dict) -> tuple:
+    """POST `body` to /v1/chat/completions with Django's ASGI test client and read the answer to its end
+    in the same event loop, as a server does: the gateway starts a stream before it answers (a stream
+    that fails before its first byte gets a real status), so the stream's upstream connection belongs
+    to the loop that served the request. `auth` is the test client's HTTP_AUTHORIZATION entry."""
+    import json
+
+    from django.test import AsyncClient
+
+    async def post():
+        response = await AsyncClient().post(
+            "/v1/chat/completions",
+            data=json.dumps(body),
+            content_type="application/json",
+            headers={"Authorization": auth["HTTP_AUTHORIZATION"]},
+        )
+        if not response.streaming:
+            return response, response.content
+        return response, b"".join([chunk async for chunk in response.streaming_content])
+
+    return async_to_sync(post)()

@@ -162,6 +162,75 @@ def _metadata(value: Any) -> dict[str, str]:
     return metadata
 
 
+def _integer(value: Any, path: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BodyError(path, "A valid integer is required.")
+    if not low <= value <= high:
+        raise BodyError(path, f"Ensure this value is between {low} and {high}.")
+    return value
+
+
+def _choice(value: Any, path: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise BodyError(path, f'"{value}" is not a valid choice; use one of {", ".join(choices)}.')
+    return value
+
+
+def _logit_bias(value: Any) -> dict:
+    bias = _object(value, "logit_bias")
+    if len(bias) > 300:
+        raise BodyError("logit_bias", "Ensure it has no more than 300 tokens.")
+    for token, weight in bias.items():
+        if not token.isdigit():
+            raise BodyError(f"logit_bias.{token[:40]}", "Keys must be token ids (integers).")
+        _number(weight, f"logit_bias.{token}", -100, 100)
+    return bias
+
+
+def _one_choice(value: Any) -> int:
+    if _positive_int(value, "n") != 1:
+        raise BodyError("n", "routelab answers with one choice per request; send n=1 or leave it out.")
+    return value
+
+
+def _text_only(value: Any) -> list:
+    if value != ["text"]:
+        raise BodyError("modalities", 'routelab answers in text only; send ["text"] or leave it out.')
+    return value
+
+
+SEED_RANGE = (-(2**63), 2**63 - 1)
+
+# OpenAI's parameters that routelab passes on to the provider as they are (`ChatRequest.params`); each
+# adapter sends them, translates them, or refuses the request with a 400 naming the one it cannot honour.
+FORWARDED = {
+    "seed": lambda v: _integer(v, "seed", *SEED_RANGE),
+    "top_p": lambda v: _number(v, "top_p", 0, 1),
+    "frequency_penalty": lambda v: _number(v, "frequency_penalty", -2, 2),
+    "presence_penalty": lambda v: _number(v, "presence_penalty", -2, 2),
+    "logit_bias": _logit_bias,
+    "logprobs": lambda v: _boolean(v, "logprobs"),
+    "top_logprobs": lambda v: _integer(v, "top_logprobs", 0, 20),
+    "parallel_tool_calls": lambda v: _boolean(v, "parallel_tool_calls"),
+    "reasoning_effort": lambda v: _choice(
+        v, "reasoning_effort", ("none", "minimal", "low", "medium", "high")
+    ),
+    "service_tier": lambda v: _choice(v, "service_tier", ("auto", "default", "flex", "scale", "priority")),
+    "store": lambda v: _boolean(v, "store"),
+    "verbosity": lambda v: _choice(v, "verbosity", ("low", "medium", "high")),
+    "prompt_cache_key": lambda v: _string(v, "prompt_cache_key", 256),
+    "safety_identifier": lambda v: _string(v, "safety_identifier", 256),
+}
+
+# Parameters OpenAI's API takes that routelab does not: a 400 saying what to send instead.
+REFUSED = {
+    "functions": "The legacy 'functions' parameter is not supported; send 'tools'.",
+    "function_call": "The legacy 'function_call' parameter is not supported; send 'tool_choice'.",
+    "audio": "routelab answers in text only; leave 'audio' out.",
+    "prediction": "Predicted outputs are not supported; leave 'prediction' out.",
+    "web_search_options": "Web search is not supported; leave 'web_search_options' out.",
+}
+
 OPTIONAL = {
     "model": lambda v: _string(v, "model", 200),
     "temperature": lambda v: _number(v, "temperature", 0, 2),
@@ -177,6 +246,8 @@ OPTIONAL = {
     "metadata": _metadata,
     "execute": lambda v: _boolean(v, "execute"),
     "webhook_url": lambda v: _url(v, "webhook_url"),
+    "n": _one_choice,
+    "modalities": _text_only,
 }
 
 
@@ -184,11 +255,30 @@ OPTIONAL = {
 ROUTE_ONLY = ("execute", "webhook_url")
 
 
+KNOWN = frozenset({"messages", *OPTIONAL, *FORWARDED})
+
+
 def validate_chat_body(data: Any) -> dict:
-    """The body with its known fields checked; unknown fields are ignored, as OpenAI's servers do."""
+    """The body with every field checked; a field routelab does not know is a 400 naming it (as OpenAI's
+    API answers), so a parameter is never accepted and then silently dropped. The forwarded parameters
+    are gathered under `params`."""
     body = _object(data, "")
+    _no_unknown_fields(body)
     clean = {"messages": _messages(body.get("messages")), "stream": False}
     for name, check in OPTIONAL.items():
         if body.get(name) is not None:
             clean[name] = check(body[name])
+    clean["params"] = {
+        name: check(body[name]) for name, check in FORWARDED.items() if body.get(name) is not None
+    }
+    if "top_logprobs" in clean["params"] and not clean["params"].get("logprobs"):
+        raise BodyError("top_logprobs", "Set logprobs to true to use top_logprobs.")
     return clean
+
+
+def _no_unknown_fields(body: dict) -> None:
+    for name in body:
+        if name in REFUSED:
+            raise BodyError(name, REFUSED[name])
+        if name not in KNOWN:
+            raise BodyError(name[:100], "Unrecognized request argument supplied.")

@@ -48,6 +48,7 @@ def route_request_from_chat(chat: ChatRequest, metadata: dict[str, str]) -> Rout
         needs_tools=bool(chat.tools),
         max_output_tokens=chat.max_tokens,
         metadata=metadata,
+        needs_json=(chat.response_format or {}).get("type") in {"json_object", "json_schema"},
     )
 
 

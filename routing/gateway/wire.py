@@ -40,6 +40,29 @@ class ChatInputSerializer(serializers.Serializer):
     response_format = serializers.DictField(required=False, allow_null=True)
     user = serializers.CharField(required=False, allow_blank=True, max_length=256)
     metadata = serializers.DictField(child=serializers.CharField(max_length=200), required=False)
+    n = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=1)
+    modalities = serializers.ListField(child=serializers.ChoiceField(choices=["text"]), required=False)
+    # passed on to the provider (translated for Anthropic where it has an equivalent, else a 400)
+    seed = serializers.IntegerField(required=False, allow_null=True, min_value=-(2**63), max_value=2**63 - 1)
+    top_p = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
+    frequency_penalty = serializers.FloatField(required=False, allow_null=True, min_value=-2, max_value=2)
+    presence_penalty = serializers.FloatField(required=False, allow_null=True, min_value=-2, max_value=2)
+    logit_bias = serializers.DictField(
+        child=serializers.FloatField(min_value=-100, max_value=100), required=False, allow_null=True
+    )
+    logprobs = serializers.BooleanField(required=False, allow_null=True)
+    top_logprobs = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=20)
+    parallel_tool_calls = serializers.BooleanField(required=False, allow_null=True)
+    reasoning_effort = serializers.ChoiceField(
+        choices=["none", "minimal", "low", "medium", "high"], required=False, allow_null=True
+    )
+    service_tier = serializers.ChoiceField(
+        choices=["auto", "default", "flex", "scale", "priority"], required=False, allow_null=True
+    )
+    store = serializers.BooleanField(required=False, allow_null=True)
+    verbosity = serializers.ChoiceField(choices=["low", "medium", "high"], required=False, allow_null=True)
+    prompt_cache_key = serializers.CharField(required=False, allow_null=True, max_length=256)
+    safety_identifier = serializers.CharField(required=False, allow_null=True, max_length=256)
 
 
 class RouteRequestSerializer(ChatInputSerializer):
@@ -78,6 +101,7 @@ def chat_request_from(data: dict[str, Any]) -> ChatRequest:
         stop=(stop,) if isinstance(stop, str) else tuple(stop) if stop else None,
         user=data.get("user") or None,
         response_format=data.get("response_format"),
+        params=dict(data.get("params") or {}),
     )
 
 
@@ -98,7 +122,12 @@ def completion_body(*, call_id: str, result: CompletionResult, extra: dict) -> d
         "created": int(time.time()),
         "model": result.model,
         "choices": [
-            {"index": 0, "message": message, "finish_reason": result.finish_reason, "logprobs": None}
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": result.finish_reason,
+                "logprobs": result.logprobs,
+            }
         ],
         "usage": usage_body(result),
         "routelab": extra,
@@ -137,4 +166,14 @@ def delta_chunk(call_id: str, model: str, delta: StreamDelta) -> bytes:
         body["content"] = delta.text
     if delta.tool_calls:
         body["tool_calls"] = list(delta.tool_calls)
-    return chunk(call_id, model, body)
+    if delta.logprobs is None:
+        return chunk(call_id, model, body)
+    return sse(
+        {
+            "id": f"chatcmpl-{call_id}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "delta": body, "finish_reason": None, "logprobs": delta.logprobs}],
+        }
+    )

@@ -61,6 +61,8 @@ def unfit_reason(candidate: Candidate, request: RouteRequest) -> str | None:
         return "no vision, request has images"
     if request.needs_tools and not candidate.tools:
         return "no tool calling, request needs tools"
+    if request.needs_json and not candidate.json_mode:
+        return "no structured output, request asks for JSON"
     return None
 
 
@@ -86,6 +88,8 @@ def describe_request(request: RouteRequest) -> str:
         parts.append("images")
     if request.needs_tools:
         parts.append("tools")
+    if request.needs_json:
+        parts.append("structured output")
     return ", ".join(parts)
 
 

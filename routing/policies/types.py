@@ -85,6 +85,7 @@ class RouteRequest:
     needs_tools: bool = False
     max_output_tokens: int | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    needs_json: bool = False  # response_format asks for a JSON object or a JSON schema
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,11 @@
 
 The OpenAI chat request is converted on the way out (system prompt, content parts, tool calls and tool
 results, tools, tool_choice) and the answer converted back to OpenAI shapes (text, `tool_calls` with
-JSON-string arguments, finish reasons). OpenAI's `response_format` has no Messages API equivalent and is
-not sent.
+JSON-string arguments, finish reasons). OpenAI's other parameters are translated where the Messages API
+has an equivalent (`top_p`; `parallel_tool_calls: false` as `disable_parallel_tool_use`; `service_tier`
+auto or default; `store: false`, which Anthropic does anyway; `safety_identifier` as the user id); one it
+cannot honour (a seed, penalties, logit bias, logprobs, reasoning effort, a JSON response format, ...)
+refuses the request with a 400 naming it, which goes back to the client as it is.
 """
 
 from __future__ import annotations
@@ -87,6 +90,7 @@ class AnthropicAdapter(ProviderAdapter):
         body.update(
             {key: value for key, value in _optional_fields(system, request).items() if value is not None}
         )
+        _translate_params(body, request)
         if stream:
             body["stream"] = True
         return body
@@ -255,6 +259,45 @@ def _tool(tool: dict[str, Any]) -> dict[str, Any]:
     if function.get("description"):
         converted["description"] = function["description"]
     return converted
+
+
+SERVICE_TIERS = {"auto": "auto", "default": "standard_only"}
+
+
+def _refused(param: str, why: str = "has no equivalent in Anthropic's Messages API") -> ProviderError:
+    return ProviderError(
+        f"'{param}' {why}; the model chosen for this request is Anthropic's. Leave it out, or route "
+        "the request to a model that takes it.",
+        kind="bad_request",
+        status=400,
+    )
+
+
+def _translate_params(body: dict[str, Any], request: ChatRequest) -> None:
+    """OpenAI's parameters on an Anthropic body: translated where they have an equivalent, else refused."""
+    fmt = (request.response_format or {}).get("type")
+    if fmt not in (None, "text"):
+        raise _refused("response_format", f"of type {fmt!r} has no equivalent in Anthropic's Messages API")
+    params = dict(request.params)
+    if "top_p" in params:
+        body["top_p"] = params.pop("top_p")
+    if params.pop("parallel_tool_calls", True) is False and body.get("tools"):
+        body["tool_choice"] = {
+            **(body.get("tool_choice") or {"type": "auto"}),
+            "disable_parallel_tool_use": True,
+        }
+    tier = params.pop("service_tier", None)
+    if tier is not None:
+        if tier not in SERVICE_TIERS:
+            raise _refused("service_tier", f"{tier!r} is not one of Anthropic's tiers (auto, default)")
+        body["service_tier"] = SERVICE_TIERS[tier]
+    if params.pop("store", False):
+        raise _refused("store", "true cannot be honoured: Anthropic's Messages API stores no completions")
+    identifier = params.pop("safety_identifier", None)
+    if identifier and "metadata" not in body:
+        body["metadata"] = {"user_id": identifier}
+    if params:
+        raise _refused(sorted(params)[0])
 
 
 def _tool_choice(choice: Any) -> dict[str, Any] | None:

@@ -77,6 +77,10 @@ class ChatRequest:
     user: str | None = None
     response_format: dict[str, Any] | None = None
     extra_headers: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    # OpenAI's other parameters as the client sent them (seed, top_p, penalties, logit_bias, logprobs,
+    # parallel_tool_calls, reasoning_effort, service_tier, store, ...): each adapter sends them,
+    # translates them, or refuses the request naming the one its provider cannot honour
+    params: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -93,12 +97,14 @@ class CompletionResult:
     attempts: int = 1
     # A quality the provider itself knows (the simulator's latent quality, a replayed recorded label).
     quality: float | None = None
+    logprobs: dict[str, Any] | None = None  # the choice's logprobs, as OpenAI gives them, when asked
 
 
 @dataclass(frozen=True)
 class StreamDelta:
     text: str = ""
     tool_calls: tuple[dict[str, Any], ...] = ()
+    logprobs: dict[str, Any] | None = None  # this chunk's logprobs, when asked
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,7 @@ class ParsedCompletion:
     model: str
     tool_calls: tuple[dict[str, Any], ...] = ()
     quality: float | None = None
+    logprobs: dict[str, Any] | None = None
 
 
 class ProviderError(Exception):
@@ -528,6 +535,7 @@ class ProviderAdapter:
             tool_calls=parsed.tool_calls,
             attempts=attempts,
             quality=parsed.quality,
+            logprobs=parsed.logprobs,
         )
 
     def _usage(self, request: ChatRequest, parsed: ParsedCompletion) -> tuple[int, int]:

@@ -65,6 +65,7 @@ class OpenAIAdapter(ProviderAdapter):
         body.update(
             {key: value for key, value in _optional_fields(target, request).items() if value is not None}
         )
+        body.update(request.params)  # OpenAI's own parameters, as the client sent them
         if stream:
             body.update(stream=True, stream_options={"include_usage": True})
         return body
@@ -83,6 +84,7 @@ class OpenAIAdapter(ProviderAdapter):
             model=payload.get("model") or target.model_id,
             tool_calls=tuple(message.get("tool_calls") or ()),
             quality=_simulator_quality(payload),
+            logprobs=choice.get("logprobs"),
         )
 
     def error_message(self, response: httpx.Response) -> str:
@@ -166,11 +168,14 @@ def _fold_choice(state: OpenAIStreamState, choice: dict[str, Any]) -> StreamDelt
     delta = choice.get("delta") or {}
     text = delta.get("content") or ""
     fragments = tuple(delta.get("tool_calls") or ())
+    logprobs = choice.get("logprobs")
     if text:
         state.text.append(text)
     for fragment in fragments:
         _merge_tool_call(state.tool_calls, fragment)
-    return StreamDelta(text=text, tool_calls=fragments) if text or fragments else None
+    if not (text or fragments or logprobs):
+        return None
+    return StreamDelta(text=text, tool_calls=fragments, logprobs=logprobs)
 
 
 def _merge_tool_call(calls: dict[int, dict[str, Any]], fragment: dict[str, Any]) -> None:

@@ -5,12 +5,12 @@ import time
 
 import httpx
 import pytest
-from asgiref.sync import async_to_sync
 
 from routing import services
 from routing.gateway.recorder import calls_flush
 from routing.models import Call
 from routing.providers.base import CallBudget, RetryShare
+from tests.streams import chat_stream
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
@@ -24,10 +24,6 @@ def _ask(client, live_route, **body):
         content_type="application/json",
         **live_route.auth,
     )
-
-
-async def _read(stream) -> bytes:
-    return b"".join([part async for part in stream])
 
 
 def _route_set(route, capture, **fields):
@@ -94,8 +90,8 @@ def test_a_hanging_primary_falls_back_within_the_deadline_when_streamed(
     _route_set(live_route.route, django_capture_on_commit_callbacks, deadline_seconds=4.0)
     _fault(live_route, model="gpt-4o-mini", timeout_rate=1.0, timeout_seconds=60)
     started = time.monotonic()
-    response = _ask(client, live_route, stream=True)
-    body = async_to_sync(_read)(response.streaming_content).decode()
+    response, content = chat_stream({"messages": FRANCE, "stream": True}, live_route.auth)
+    body = content.decode()
     assert response.status_code == 200
     assert body.rstrip().endswith("data: [DONE]") and '"error"' not in body
     assert time.monotonic() - started < 4.0

@@ -6,7 +6,7 @@ HELLO = [{"role": "user", "content": "hello"}]
 
 
 def test_a_minimal_body_is_accepted_with_defaults():
-    assert validate_chat_body({"messages": HELLO}) == {"messages": HELLO, "stream": False}
+    assert validate_chat_body({"messages": HELLO}) == {"messages": HELLO, "stream": False, "params": {}}
 
 
 def test_known_optional_fields_are_kept_and_unknown_ones_ignored():

@@ -13,7 +13,7 @@ import uuid
 import pytest
 from openapi_spec_validator import validate
 
-from routing.gateway.chat_body import OPTIONAL, ROUTE_ONLY, BodyError, validate_chat_body
+from routing.gateway.chat_body import FORWARDED, OPTIONAL, ROUTE_ONLY, BodyError, validate_chat_body
 
 KEY_ENDPOINTS = {
     "/v1/chat/completions": ("post", "/v1/chat/completions"),
@@ -67,8 +67,8 @@ def test_the_chat_endpoint_documents_its_request_and_its_completion(schema):
 @pytest.mark.parametrize(
     ("path", "fields"),
     [
-        ("/v1/chat/completions", {"messages", *OPTIONAL} - set(ROUTE_ONLY)),
-        ("/api/v1/route", {"messages", *OPTIONAL}),
+        ("/v1/chat/completions", {"messages", *OPTIONAL, *FORWARDED} - set(ROUTE_ONLY)),
+        ("/api/v1/route", {"messages", *OPTIONAL, *FORWARDED}),
     ],
 )
 def test_the_documented_fields_are_the_fields_the_validator_reads(schema, path, fields):
@@ -85,7 +85,10 @@ def _bounded(schema: dict) -> list[tuple[str, dict]]:
 
 
 def _valid_with(name: str, value) -> dict:
-    return validate_chat_body({"messages": HELLO, name: value})
+    """The validated body with the forwarded parameters beside the others."""
+    needs = {"logprobs": True} if name == "top_logprobs" else {}
+    clean = validate_chat_body({"messages": HELLO, name: value, **needs})
+    return {**clean, **clean["params"]}
 
 
 def test_the_validator_enforces_every_documented_bound_and_no_tighter_one(schema):

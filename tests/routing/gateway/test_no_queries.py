@@ -7,9 +7,10 @@ import json
 import threading
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.db import connections
 from django.db.backends.signals import connection_created
+
+from tests.streams import chat_stream
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -46,17 +47,15 @@ class EveryQuery:
 
 def _ask(client, auth, stream: bool = False):
     body = {"messages": FRANCE, "stream": stream}
+    if stream:
+        response, content = chat_stream(body, auth)
+        assert b"data: [DONE]" in content
+        return response
     response = client.post(
         "/v1/chat/completions", data=json.dumps(body), content_type="application/json", **auth
     )
     assert response.status_code == 200, response.content
-    if stream:
-        assert b"data: [DONE]" in async_to_sync(_read)(response.streaming_content)
     return response
-
-
-async def _read(chunks) -> bytes:
-    return b"".join([chunk async for chunk in chunks])
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -4,19 +4,15 @@ import json
 
 import httpx
 import pytest
-from asgiref.sync import async_to_sync
 
 from routing.gateway.recorder import calls_flush
 from routing.models import Call
+from tests.streams import chat_stream
 
 pytestmark = pytest.mark.django_db
 
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
 CODE = [{"role": "user", "content": "Why does this fail?\n```python\nprint(1/0)\n```"}]
-
-
-async def _read(stream) -> bytes:
-    return b"".join([part async for part in stream])
 
 
 def _post(client, body, auth, **extra):
@@ -49,10 +45,10 @@ def test_a_code_question_goes_to_the_premium_model(client, live_route):
 
 def test_a_streamed_answer_arrives_as_server_sent_chunks(client, live_route):
     body = {"messages": FRANCE, "stream": True, "stream_options": {"include_usage": True}}
-    response = _post(client, body, live_route.auth)
+    response, content = chat_stream(body, live_route.auth)
     assert response.status_code == 200
     assert response["content-type"] == "text/event-stream"
-    lines = [line for line in async_to_sync(_read)(response.streaming_content).decode().splitlines() if line]
+    lines = [line for line in content.decode().splitlines() if line]
     assert lines[-1] == "data: [DONE]"
     chunks = [json.loads(line[6:]) for line in lines[:-1]]
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
