@@ -145,6 +145,11 @@ class Policy:
     def models_referenced(self) -> set[str]:
         raise NotImplementedError
 
+    def serving_models(self) -> frozenset[str]:
+        """The models this policy may answer with, first choices, fallbacks and escalations alike (not a
+        classifier or a judge)."""
+        return frozenset(self.models_referenced() - {self.classifier_model})
+
     def choose(
         self, request: RouteRequest, context: RoutingContext, eligibility: Eligibility, trace: list[str]
     ) -> Choice:
@@ -173,14 +178,14 @@ class Policy:
         for key in dict.fromkeys(choice.preferred):
             if key not in eligibility.eligible:
                 trace.append(f"skipped {key}: {eligibility.reason(key)}")
-        chain = serving_chain(choice, request, eligibility)
+        chain = serving_chain(choice, request, eligibility, self.serving_models())
         if not chain:
             chain = self._last_resort(choice, request, eligibility, trace)
         elif chain[0] not in choice.preferred:
             tier = eligibility.eligible[chain[0]].tier
             trace.append(f"none of the policy's first choices fit; next in line: {chain[0]} ({tier})")
         fallbacks = tuple(chain[1 : 1 + self.max_fallbacks])
-        trace.append(f"model {chain[0]}; fallbacks: {format_keys(fallbacks)}")
+        trace.append(f"model {chain[0]}; fallbacks (models the policy names): {format_keys(fallbacks)}")
         return Decision(
             model=chain[0],
             fallbacks=fallbacks,
@@ -212,9 +217,13 @@ class Policy:
         return [lower[0].key]
 
 
-def serving_chain(choice: Choice, request: RouteRequest, eligibility: Eligibility) -> list[str]:
+def serving_chain(
+    choice: Choice, request: RouteRequest, eligibility: Eligibility, named: frozenset[str] = frozenset()
+) -> list[str]:
     """Eligible models in serving order: the policy's preferred models, other models of the same tier,
-    the policy's escalation models, then higher tiers (cheapest first within a tier)."""
+    the policy's escalation models, then higher tiers (cheapest first within a tier). Fallbacks and
+    escalations never leave `named`, the models the policy names: a policy that names two models never
+    calls a third."""
     eligible = eligibility.eligible
     explicit = [key for key in choice.preferred if key in eligible]
     escalation = [key for key in choice.escalation if key in eligible]
@@ -223,7 +232,7 @@ def serving_chain(choice: Choice, request: RouteRequest, eligibility: Eligibilit
     anchor = eligible.get(explicit[0]) if explicit else None
     anchor = anchor or (eligibility.everyone.get(choice.preferred[0]) if choice.preferred else None)
     rank = anchor.tier_rank if anchor else 0
-    generic = escalation_order(rank, eligible.values(), request)
+    generic = escalation_order(rank, (c for key, c in eligible.items() if key in named), request)
     same = [c.key for c in generic if c.tier_rank == rank]
     higher = [c.key for c in generic if c.tier_rank > rank]
     return list(dict.fromkeys(explicit + same + escalation + higher))

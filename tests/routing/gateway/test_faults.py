@@ -81,3 +81,23 @@ def test_a_429_with_retry_after_is_honoured_before_falling_back(client, live_rou
     from routing.models import Call
 
     assert Call.objects.get().attempts[0]["error_kind"] == "rate_limit"
+
+
+def test_a_policy_whose_chain_names_two_models_never_calls_a_third(
+    client, live_route, settings, django_capture_on_commit_callbacks
+):
+    from routing import services
+
+    settings.GATEWAY_MAX_ATTEMPTS = 10  # room for a third model, were it in the chain
+    spec = {"kind": "rules", "rules": [], "default": "simulator/gpt-4o-mini"}
+    spec["default_fallbacks"] = ["simulator/gpt-4o"]
+    with django_capture_on_commit_callbacks(execute=True):
+        version = services.policy_create(route=live_route.route, name="two-models", spec=spec)
+        services.route_set_live_policy(route=live_route.route, version=version)
+    _fault(live_route, model="*", error_rate=1.0)
+
+    response = _ask(client, live_route)
+
+    assert response.status_code == 502
+    assert _requests_to(live_route, "gpt-4o-mini") > 0 and _requests_to(live_route, "gpt-4o") > 0
+    assert _requests_to(live_route, "claude-opus-4-1") == 0

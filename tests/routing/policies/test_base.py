@@ -12,10 +12,22 @@ from tests.routing.policies.catalog import ALL, BY_KEY, CHEAP, CHEAP_8K, MID, PR
 
 
 def always(model, **extra):
-    """A rules policy that always prefers `model`."""
+    """A rules policy that always prefers `model` and names every catalogue model (in rules that never
+    match), so the whole catalogue may serve as its fallbacks."""
+    others = [{"when": {"feature": ["never"]}, "model": c.key} for c in ALL if c.key != model]
     return compile_policy(
-        {"kind": "rules", "rules": [{"when": {}, "model": model}], "default": model, **extra}
+        {"kind": "rules", "rules": [{"when": {}, "model": model}, *others], "default": model, **extra}
     )
+
+
+def test_fallbacks_and_escalations_never_leave_the_models_the_policy_names():
+    two = compile_policy(
+        {"kind": "rules", "rules": [{"when": {}, "model": "sim/cheap-8k"}], "default": "sim/mid"}
+    )
+
+    decision = two.decide(request(), context())
+    assert (decision.model, decision.fallbacks) == ("sim/cheap-8k", ("sim/mid",))
+    assert decision.trace[-1] == "model sim/cheap-8k; fallbacks (models the policy names): sim/mid"
 
 
 def test_a_model_whose_context_window_is_too_small_is_dropped_with_the_reason():
@@ -72,10 +84,15 @@ def test_fallbacks_never_include_a_model_that_cannot_fit_the_request():
 
 def test_a_policy_s_own_fallbacks_come_before_the_generic_chain():
     policy = compile_policy(
-        {"kind": "rules", "rules": [], "default": "sim/cheap", "default_fallbacks": ["sim/premium"]}
+        {
+            "kind": "rules",
+            "rules": [{"when": {"feature": ["never"]}, "model": "sim/cheap-8k"}],
+            "default": "sim/cheap",
+            "default_fallbacks": ["sim/premium"],
+        }
     )
 
-    assert policy.decide(request(), context()).fallbacks[:2] == ("sim/premium", "sim/cheap-8k")
+    assert policy.decide(request(), context()).fallbacks == ("sim/premium", "sim/cheap-8k")
 
 
 def test_max_fallbacks_caps_the_chain():
@@ -127,7 +144,7 @@ def test_no_eligible_model_raises_with_every_reason():
 def test_the_trace_ends_with_the_model_and_its_fallbacks():
     decision = always("sim/premium").decide(request(), context(candidates=(CHEAP, PREMIUM)))
 
-    assert decision.trace[-1] == "model sim/premium; fallbacks: none"
+    assert decision.trace[-1] == "model sim/premium; fallbacks (models the policy names): none"
     assert decision.policy_kind == "rules"
 
 

@@ -95,10 +95,10 @@ def test_a_clear_answer_picks_its_tier_and_the_trace_shows_the_answer():
     assert decision.trace[0] == 'classifier sim/cheap said \'{"complexity": "SIMPLE"}\' -> SIMPLE (JSON)'
 
 
-def test_the_chain_escalates_through_the_higher_tiers():
+def test_the_chain_escalates_through_the_higher_tiers_and_never_to_the_classifier():
     decision = POLICY.decide(request("Hi"), context(classification="SIMPLE"))
 
-    assert decision.fallbacks[:2] == ("sim/cheap", "sim/mid")
+    assert decision.fallbacks == ("sim/mid", "sim/premium")  # sim/cheap classifies; it never answers
 
 
 def test_the_default_tier_is_configurable():
