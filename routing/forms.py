@@ -66,5 +66,40 @@ class LivePolicyForm(forms.Form):
         )
 
 
-class ApiKeyForm(forms.Form):
+class RouteLimitsForm(forms.Form):
+    """A route's daily budget and each client request's bounds; empty means the gateway's default."""
+
+    daily_budget_usd = forms.DecimalField(
+        required=False, min_value=0, max_digits=12, decimal_places=4, label="Daily budget (USD)"
+    )
+    max_attempts = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=20,
+        label="Provider requests per client request",
+        help_text=Route.max_attempts.field.help_text,
+    )
+    deadline_seconds = forms.FloatField(
+        required=False,
+        min_value=0.1,
+        max_value=3600,
+        label="Deadline (seconds)",
+        help_text=Route.deadline_seconds.field.help_text,
+    )
+
+
+class KeyLimitsForm(forms.Form):
+    """A key's limits; empty means no limit."""
+
+    requests_per_minute = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    tokens_per_day = forms.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="Input plus output tokens, UTC days."
+    )
+    spend_per_day_usd = forms.DecimalField(
+        required=False, min_value=0, max_digits=12, decimal_places=4, label="Spend per day (USD)"
+    )
+
+
+class ApiKeyForm(KeyLimitsForm):
+    field_order = ["name"]
     name = forms.CharField(max_length=100)

@@ -21,5 +21,6 @@ urlpatterns = [
         name="policy-publish",
     ),
     path("keys", routes.ApiKeyListCreateApi.as_view(), name="apikey-list"),
+    path("keys/<int:key_id>", routes.ApiKeyDetailApi.as_view(), name="apikey-detail"),
     path("keys/<int:key_id>/revoke", routes.ApiKeyRevokeApi.as_view(), name="apikey-revoke"),
 ]

@@ -12,7 +12,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from routing import selectors, services
-from routing.forms import ApiKeyForm, LivePolicyForm, PolicyForm, PublishForm, RouteForm, form_errors_apply
+from routing.forms import (
+    ApiKeyForm,
+    KeyLimitsForm,
+    LivePolicyForm,
+    PolicyForm,
+    PublishForm,
+    RouteForm,
+    RouteLimitsForm,
+    form_errors_apply,
+)
 from routing.models import Route, RoutingPolicy
 
 
@@ -45,6 +54,7 @@ def _route_context(request, route: Route, **forms) -> dict:
         "publish_form": forms.get("publish_form") or PublishForm(),
         "live_form": forms.get("live_form") or LivePolicyForm(route=route),
         "key_form": forms.get("key_form") or ApiKeyForm(),
+        "limits_form": forms.get("limits_form") or RouteLimitsForm(initial=_route_limits(route)),
         "new_key": request.session.pop(_new_key_session_name(route), None),
         "publish_policy": forms.get("publish_policy"),
     }
@@ -118,7 +128,16 @@ def api_key_create(request, route_name: str):
         return render(
             request, "routing/route_detail.html", _route_context(request, route, key_form=form), status=400
         )
-    api_key, raw = services.api_key_create(name=form.cleaned_data["name"], routes=[route], user=request.user)
+    limits = {name: form.cleaned_data[name] for name in services.KEY_LIMIT_FIELDS}
+    try:
+        api_key, raw = services.api_key_create(
+            name=form.cleaned_data["name"], routes=[route], user=request.user, **limits
+        )
+    except ValidationError as exc:
+        form_errors_apply(form, exc)
+        return render(
+            request, "routing/route_detail.html", _route_context(request, route, key_form=form), status=400
+        )
     # Post-redirect-get: the route page pops the raw key, so a reload neither shows it nor makes another.
     request.session[_new_key_session_name(route)] = raw
     messages.success(request, f"Key {api_key} created.")
@@ -137,6 +156,51 @@ def api_key_revoke(request, route_name: str, key_id: int):
     services.api_key_revoke(api_key=api_key, user=request.user)
     messages.success(request, f"Key {api_key} {'revoked' if was_active else 'was already revoked'}.")
     return redirect("routing:route-detail", route_name=route.name)
+
+
+def _route_limits(route: Route) -> dict:
+    return {name: getattr(route, name) for name in RouteLimitsForm.base_fields}
+
+
+@staff_member_required
+@permission_required("routing.change_route", raise_exception=True)
+@require_POST
+def route_limits(request, route_name: str):
+    route = get_object_or_404(Route, name=route_name)
+    form = RouteLimitsForm(request.POST)
+    if form.is_valid():
+        try:
+            services.route_update(route=route, user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form_errors_apply(form, exc)
+        else:
+            messages.success(request, f"Limits of {route.name} saved.")
+            return redirect("routing:route-detail", route_name=route.name)
+    route.refresh_from_db()
+    return render(
+        request, "routing/route_detail.html", _route_context(request, route, limits_form=form), status=400
+    )
+
+
+@staff_member_required
+@permission_required("routing.change_apikey", raise_exception=True)
+@require_http_methods(["GET", "HEAD", "POST"])
+def api_key_limits(request, route_name: str, key_id: int):
+    route = get_object_or_404(Route, name=route_name)
+    api_key = get_object_or_404(route.api_keys, id=key_id)
+    initial = {name: getattr(api_key, name) for name in services.KEY_LIMIT_FIELDS}
+    form = KeyLimitsForm(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.api_key_update(api_key=api_key, user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form_errors_apply(form, exc)
+        else:
+            messages.success(request, f"Limits of key {api_key} saved.")
+            return redirect("routing:route-detail", route_name=route.name)
+    status = 400 if request.method == "POST" else 200
+    context = {"route": route, "api_key": api_key, "form": form}
+    return render(request, "routing/key_limits.html", context, status=status)
 
 
 def _new_key_session_name(route: Route) -> str:

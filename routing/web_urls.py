@@ -18,8 +18,10 @@ urlpatterns = [
         name="policy-history",
     ),
     path("<slug:route_name>/live-policy", views.live_policy_set, name="live-policy"),
+    path("<slug:route_name>/limits", views.route_limits, name="route-limits"),
     # -- keys --
     path("<slug:route_name>/keys", views.api_key_create, name="key-create"),
     path("<slug:route_name>/keys/<int:key_id>/revoke", views.api_key_revoke, name="key-revoke"),
+    path("<slug:route_name>/keys/<int:key_id>/limits", views.api_key_limits, name="key-limits"),
     # -- end keys --
 ]

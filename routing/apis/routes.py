@@ -35,6 +35,8 @@ class RouteOutputSerializer(serializers.ModelSerializer):
             "description",
             "live_policy",
             "daily_budget_usd",
+            "max_attempts",
+            "deadline_seconds",
             "scoring",
             "enabled",
             "created_at",
@@ -47,6 +49,20 @@ class RouteInputSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     daily_budget_usd = serializers.DecimalField(
         max_digits=12, decimal_places=4, min_value=Decimal(0), required=False, allow_null=True
+    )
+    max_attempts = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=20,
+        help_text=Route.max_attempts.field.help_text,
+    )
+    deadline_seconds = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        min_value=0.1,
+        max_value=3600,
+        help_text=Route.deadline_seconds.field.help_text,
     )
     scoring = serializers.DictField(required=False)
     enabled = serializers.BooleanField(required=False)
@@ -163,7 +179,18 @@ class ApiKeyOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApiKey
-        fields = ["id", "name", "prefix", "routes", "created_at", "revoked_at", "last_used_at"]
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "routes",
+            "requests_per_minute",
+            "tokens_per_day",
+            "spend_per_day_usd",
+            "created_at",
+            "revoked_at",
+            "last_used_at",
+        ]
 
 
 class ApiKeyCreatedSerializer(ApiKeyOutputSerializer):
@@ -173,11 +200,29 @@ class ApiKeyCreatedSerializer(ApiKeyOutputSerializer):
         fields = [*ApiKeyOutputSerializer.Meta.fields, "key"]
 
 
-class ApiKeyInputSerializer(serializers.Serializer):
+class ApiKeyLimitsSerializer(serializers.Serializer):
+    """A key's limits; null (or left out when creating) means no limit."""
+
+    requests_per_minute = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**31 - 1
+    )
+    tokens_per_day = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**63 - 1
+    )
+    spend_per_day_usd = serializers.DecimalField(
+        max_digits=12, decimal_places=4, min_value=Decimal(0), required=False, allow_null=True
+    )
+
+
+class ApiKeyInputSerializer(ApiKeyLimitsSerializer):
     name = serializers.CharField(max_length=100)
     routes = serializers.SlugRelatedField(
         slug_field="name", many=True, queryset=Route.objects.all(), allow_empty=False
     )
+
+
+class ApiKeyUpdateSerializer(ApiKeyLimitsSerializer):
+    name = serializers.CharField(max_length=100, required=False)
 
 
 class ApiKeyListCreateApi(APIView):
@@ -195,6 +240,25 @@ class ApiKeyListCreateApi(APIView):
         api_key, raw = services.api_key_create(user=request.user, **serializer.validated_data)
         api_key.key = raw
         return Response(ApiKeyCreatedSerializer(api_key).data, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyDetailApi(APIView):
+    permission_classes = [StaffModelPermission]
+    write_permissions = {"PATCH": "routing.change_apikey"}
+
+    @extend_schema(responses=ApiKeyOutputSerializer)
+    def get(self, request, key_id: int):
+        return Response(ApiKeyOutputSerializer(get_object_or_404(selectors.api_key_list(), id=key_id)).data)
+
+    @extend_schema(request=ApiKeyUpdateSerializer, responses=ApiKeyOutputSerializer)
+    def patch(self, request, key_id: int):
+        """Rename a key or change its limits; the change reaches every gateway process within a second."""
+        serializer = ApiKeyUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        api_key = services.api_key_update(
+            api_key=get_object_or_404(ApiKey, id=key_id), user=request.user, **serializer.validated_data
+        )
+        return Response(ApiKeyOutputSerializer(api_key).data)
 
 
 class ApiKeyRevokeApi(APIView):
