@@ -61,7 +61,7 @@ def key_endpoint(
                 return error(GatewayError(405, f"Use {method}."), {"Allow": method})
             try:
                 snapshot = await snapshot_cache.aget()
-                key = authenticate(snapshot, http_request.headers.get("Authorization"))
+                key = authenticate(snapshot, _authorization(http_request.headers))
                 return await handler(http_request, key=key, snapshot=snapshot, **path)
             except GatewayError as exc:
                 return error(exc)
@@ -86,6 +86,14 @@ async def not_found(request, path: str = "") -> JsonResponse:
     """Any other path under /v1/: a JSON 404 in OpenAI's error shape, which clients parse, not a page."""
     message = f"{request.method} {request.path} is not an endpoint of this server."
     return openai_error(GatewayError(404, message, type="not_found"))
+
+
+def _authorization(headers) -> str | None:
+    """`Authorization: Bearer <key>`, or Anthropic's `x-api-key: <key>` as the anthropic SDK sends it."""
+    if authorization := headers.get("Authorization"):
+        return authorization
+    api_key = headers.get("x-api-key")
+    return f"Bearer {api_key}" if api_key else None
 
 
 def _error_responses() -> dict:

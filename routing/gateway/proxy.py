@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiResponse
@@ -56,7 +57,20 @@ def _headers(draft: CallDraft, routed: Routed, model_key: str | None = None) -> 
 )
 async def chat_completions(request: HttpRequest, *, key, snapshot) -> HttpResponse:
     """OpenAI's chat completions: routed by the key's route, answered (or streamed) in OpenAI's format."""
-    data = parse_chat_body(request)
+    return await serve_chat(parse_chat_body(request), key=key, snapshot=snapshot, dialect=OPENAI)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How an endpoint writes what the one request path produced: a whole answer, a stream, an error."""
+
+    answer: Callable[[CallDraft, Execution], dict]
+    stream: Callable[[CallDraft, AsyncIterator, dict], AsyncIterator[bytes]]
+    error: Callable[..., JsonResponse]
+
+
+async def serve_chat(data: dict, *, key, snapshot, dialect: Dialect) -> HttpResponse:
+    """Steps 2 to 6 for a validated chat body (OpenAI's shape), answered in `dialect`'s wire format."""
     draft = CallDraft(id=new_call_id(), source="proxy", started_at=now_iso(), stream=data["stream"])
     draft.metadata = dict(data.get("metadata") or {})
     routed, chat, route_request = await route_live_request(snapshot=snapshot, key=key, data=data)
@@ -68,9 +82,8 @@ async def chat_completions(request: HttpRequest, *, key, snapshot) -> HttpRespon
         try:
             first = await _until_failed_or_cancelled(draft, anext(events))
         except ExecutionFailed as exc:  # before the first byte: a real status, not a 200 and an error event
-            return _failure_response(exc, _headers(draft, routed))
-        include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
-        sse = _sse(draft, _prepend(first, events), include_usage)
+            return _failure_response(exc, _headers(draft, routed), dialect)
+        sse = dialect.stream(draft, _prepend(first, events), data)
         response = StreamingHttpResponse(sse, content_type="text/event-stream")
         for name, value in _headers(draft, routed).items():
             response[name] = value
@@ -81,10 +94,11 @@ async def chat_completions(request: HttpRequest, *, key, snapshot) -> HttpRespon
             draft, execute(routed.snapshot, routed.decision, chat, route_request, budget)
         )
     except ExecutionFailed as exc:
-        return _failure_response(exc, _headers(draft, routed))
+        return _failure_response(exc, _headers(draft, routed), dialect)
     await draft.finish_ok(execution)
-    body = wire.completion_body(call_id=draft.id, result=execution.result, extra=_extra(draft, execution))
-    return JsonResponse(body, headers=_headers(draft, routed, execution.model.key))
+    return JsonResponse(
+        dialect.answer(draft, execution), headers=_headers(draft, routed, execution.model.key)
+    )
 
 
 async def _until_failed_or_cancelled(draft: CallDraft, awaitable):
@@ -105,13 +119,13 @@ async def _prepend(first, events: AsyncIterator) -> AsyncIterator:
         yield event
 
 
-def _failure_response(exc: ExecutionFailed, headers: dict) -> JsonResponse:
+def _failure_response(exc: ExecutionFailed, headers: dict, dialect: Dialect) -> JsonResponse:
     """The provider's own 4xx with its message when it refused the request itself; else 504 past the
     deadline, 429 when every model was rate-limited, 503 when none could be tried, else 502. The gateway
     has already retried within the request's budget, so it tells the client's SDK not to retry again at
     once (`x-should-retry`, which the OpenAI and Anthropic SDKs honour)."""
     if exc.request_fault:
-        return openai_error(GatewayError(exc.error.status, f"{exc}: {exc.error.message}"), headers)
+        return dialect.error(GatewayError(exc.error.status, f"{exc}: {exc.error.message}"), headers)
     status = 429 if exc.error is not None and exc.error.kind == "rate_limit" else 502
     if exc.error is None:
         status = 503
@@ -123,7 +137,7 @@ def _failure_response(exc: ExecutionFailed, headers: dict) -> JsonResponse:
     headers = {**headers, "x-should-retry": "false"}
     if status == 429:  # the provider's wait when it gave one
         headers["Retry-After"] = str(max(1, math.ceil(exc.error.retry_after or 1)))
-    return openai_error(GatewayError(status, detail, type="upstream_error"), headers)
+    return dialect.error(GatewayError(status, detail, type="upstream_error"), headers)
 
 
 def _extra(draft: CallDraft, execution: Execution) -> dict:
@@ -141,7 +155,12 @@ def _extra(draft: CallDraft, execution: Execution) -> dict:
     }
 
 
-async def _sse(draft: CallDraft, events: AsyncIterator, include_usage: bool) -> AsyncIterator[bytes]:
+def _openai_answer(draft: CallDraft, execution: Execution) -> dict:
+    return wire.completion_body(call_id=draft.id, result=execution.result, extra=_extra(draft, execution))
+
+
+async def _sse(draft: CallDraft, events: AsyncIterator, data: dict) -> AsyncIterator[bytes]:
+    include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
     model = draft.routed.decision.model.split("/", 1)[-1]
     try:
         yield wire.chunk(draft.id, model, {"role": "assistant", "content": ""})
@@ -170,3 +189,6 @@ async def _sse(draft: CallDraft, events: AsyncIterator, include_usage: bool) -> 
         await draft.finish_disconnected()
         raise
     yield wire.sse("[DONE]")
+
+
+OPENAI = Dialect(answer=_openai_answer, stream=_sse, error=openai_error)

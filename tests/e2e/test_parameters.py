@@ -2,7 +2,6 @@
 reaches the provider (an upstream that records what it receives) or gets a 400 naming it: as it is for
 an OpenAI provider, translated or refused for an Anthropic one. Nothing is accepted and then dropped."""
 
-import json
 from decimal import Decimal
 
 import openai
@@ -11,6 +10,7 @@ import pytest
 from devtools.serving import serve_in_thread
 from routing import services
 from routing.models import Provider
+from tests.upstreams import receive_json, send_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -51,22 +51,9 @@ class Recorder:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        self.bodies.append(json.loads(b"".join(chunks)))
+        self.bodies.append(await receive_json(receive))
         answer = self._openai() if self.dialect == "openai" else self._anthropic()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
+        await send_json(send, 200, answer)
 
     def _openai(self) -> dict:
         choice = {"index": 0, "message": {"role": "assistant", "content": "Hello"}, "finish_reason": "stop"}

@@ -15,6 +15,7 @@ from routing import services
 from routing.gateway.execute import breaker
 from routing.gateway.recorder import calls_flush
 from routing.models import Call
+from tests.upstreams import receive_json, send_json
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
@@ -31,13 +32,10 @@ class Refusing:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return
-        while (await receive()).get("more_body"):
-            pass
+        await receive_json(receive)
         self.requests += 1
         error = {"message": REFUSAL, "type": "invalid_request_error", "param": "logit_bias", "code": None}
-        headers = [(b"content-type", b"application/json")]
-        await send({"type": "http.response.start", "status": 400, "headers": headers})
-        await send({"type": "http.response.body", "body": json.dumps({"error": error}).encode()})
+        await send_json(send, 400, {"error": error})
 
 
 @pytest.fixture
