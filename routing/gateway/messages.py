@@ -30,7 +30,7 @@ from routing.gateway.proxy import Dialect, serve_chat
 from routing.gateway.record import CallDraft
 
 
-class MessagesInputSerializer(serializers.Serializer):
+class AnthropicMessagesInputSerializer(serializers.Serializer):
     """The body of POST /v1/messages, as Anthropic documents it (the fields routelab takes)."""
 
     model = serializers.CharField(required=False, max_length=200, help_text="A route, `route:<name>`")
@@ -46,7 +46,7 @@ class MessagesInputSerializer(serializers.Serializer):
     metadata = serializers.DictField(required=False, help_text="`user_id`: the user to assign and record")
 
 
-class MessageSerializer(serializers.Serializer):
+class AnthropicMessageSerializer(serializers.Serializer):
     id = serializers.CharField()
     type = serializers.CharField(default="message")
     role = serializers.CharField(default="assistant")
@@ -78,10 +78,10 @@ ANTHROPIC = Dialect(answer=_answer, stream=_sse, error=anthropic_error)
 
 @key_endpoint(
     "POST",
-    request=MessagesInputSerializer,
+    request=AnthropicMessagesInputSerializer,
     responses={
         200: OpenApiResponse(
-            MessageSerializer, description="The message; with `stream: true`, Anthropic's events"
+            AnthropicMessageSerializer, description="The message; with `stream: true`, Anthropic's events"
         ),
         429: OpenApiResponse(ErrorSerializer, description="Every model was rate-limited"),
         502: OpenApiResponse(ErrorSerializer, description="Every model failed"),
