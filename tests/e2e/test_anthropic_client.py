@@ -2,16 +2,14 @@
 and tools, answered by whichever provider the route's policy chooses (here OpenAI-compatible ones)."""
 
 import json
-from decimal import Decimal
 
 import anthropic
 import pytest
 
 from devtools.serving import serve_in_thread
-from routing import services
 from routing.gateway.recorder import calls_flush
 from routing.models import Call, Provider
-from tests.upstreams import receive_json, send_json
+from tests.upstreams import receive_json, route_to_upstream, send_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -109,24 +107,9 @@ class ToolCaller:
 def tool_route():
     upstream = ToolCaller()
     served = serve_in_thread(upstream, name="tool-caller")
-    provider = services.provider_create(
-        name="tooly", kind=Provider.Kind.OPENAI_COMPATIBLE, base_url=f"{served.url}/v1"
+    key = route_to_upstream(
+        name="tooly", kind=Provider.Kind.OPENAI_COMPATIBLE, base_url=f"{served.url}/v1", route="tools"
     )
-    services.model_create(
-        provider=provider,
-        model_id="m1",
-        tier="mid",
-        input_price_per_mtok=Decimal("1"),
-        output_price_per_mtok=Decimal("2"),
-        context_window=128_000,
-        max_output_tokens=4096,
-        supports_tools=True,
-    )
-    route = services.route_create(name="tools")
-    services.policy_create(
-        route=route, name="only", spec={"kind": "rules", "rules": [], "default": "tooly/m1"}
-    )
-    _, key = services.api_key_create(name="tools app", routes=[route])
     yield upstream, key
     served.stop()
 

@@ -2,15 +2,12 @@
 reaches the provider (an upstream that records what it receives) or gets a 400 naming it: as it is for
 an OpenAI provider, translated or refused for an Anthropic one. Nothing is accepted and then dropped."""
 
-from decimal import Decimal
-
 import openai
 import pytest
 
 from devtools.serving import serve_in_thread
-from routing import services
 from routing.models import Provider
-from tests.upstreams import receive_json, send_json
+from tests.upstreams import receive_json, route_to_upstream, send_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -84,23 +81,13 @@ def _recording_route(name: str, kind: str):
     """A route whose only model is a provider of `kind` at a recording upstream; its API key."""
     recorder = Recorder("openai" if kind == Provider.Kind.OPENAI else "anthropic")
     served = serve_in_thread(recorder, name=f"recorder-{name}")
-    provider = services.provider_create(name=name, kind=kind, base_url=f"{served.url}/v1")
-    services.model_create(
-        provider=provider,
-        model_id="m1",
-        tier="mid",
-        input_price_per_mtok=Decimal("1"),
-        output_price_per_mtok=Decimal("2"),
-        context_window=128_000,
-        max_output_tokens=4096,
-        supports_tools=True,
-        supports_json_mode=kind == Provider.Kind.OPENAI,
+    key = route_to_upstream(
+        name=name,
+        kind=kind,
+        base_url=f"{served.url}/v1",
+        route=f"{name}-route",
+        json_mode=kind == Provider.Kind.OPENAI,
     )
-    route = services.route_create(name=f"{name}-route")
-    services.policy_create(
-        route=route, name="only", spec={"kind": "rules", "rules": [], "default": f"{name}/m1"}
-    )
-    _, key = services.api_key_create(name=name, routes=[route])
     return recorder, served, key
 
 
