@@ -30,6 +30,7 @@ def _answered_call_id(client, auth) -> str:
 def _endpoints(client, auth) -> list[str]:
     return [
         "/v1/chat/completions",
+        "/v1/messages",
         "/api/v1/route",
         f"/api/v1/calls/{_answered_call_id(client, auth)}/feedback",
     ]
