@@ -128,7 +128,9 @@ async def counters_add(amounts: dict[str, float], ttl_seconds: int = 3 * 86400) 
             _unsent[key] = _unsent.get(key, 0.0) + amount
     if not _unsent or outage.skipping():
         return
+    # Taken out before the round trip, so a concurrent call never sends the same amounts again
     pending = dict(_unsent)
+    _unsent.clear()
     try:
         async with get_async_redis().pipeline(transaction=True) as pipe:
             for key, amount in pending.items():
@@ -136,11 +138,8 @@ async def counters_add(amounts: dict[str, float], ttl_seconds: int = 3 * 86400) 
             await pipe.execute()
     except redis.RedisError:
         outage.failed()
-        return
-    for key, amount in pending.items():
-        left = _unsent.pop(key, 0.0) - amount
-        if left > 1e-12:
-            _unsent[key] = left
+        for key, amount in pending.items():  # kept for the next call that reaches Redis
+            _unsent[key] = _unsent.get(key, 0.0) + amount
 
 
 async def record_spend(route_id: int | None, key_id: int | None, cost: float, tokens: int) -> None:
