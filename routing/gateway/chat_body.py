@@ -7,6 +7,7 @@ shape in the OpenAPI schema. Errors name the path of the bad field, e.g. `messag
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
@@ -50,6 +51,12 @@ def _boolean(value: Any, path: str) -> bool:
     return value
 
 
+def _choice(value: Any, path: str, choices: Collection[str]) -> str:
+    if value not in choices:
+        raise BodyError(path, f'"{value}" is not a valid choice; use one of {", ".join(choices)}.')
+    return value
+
+
 def _object(value: Any, path: str) -> dict:
     if not isinstance(value, dict):
         raise BodyError(path, "Must be a JSON object.")
@@ -79,11 +86,7 @@ STRING_PARTS = ("text", "refusal")
 def _part(part: Any, path: str) -> dict:
     if not isinstance(part, dict) or not isinstance(part.get("type"), str):
         raise BodyError(path, "Each content part must be an object with a 'type'.")
-    field = PART_FIELDS.get(part["type"])
-    if field is None:
-        raise BodyError(
-            f"{path}.type", f'"{part["type"]}" is not a valid choice; use one of {", ".join(PART_FIELDS)}.'
-        )
+    field = PART_FIELDS[_choice(part["type"], f"{path}.type", PART_FIELDS)]
     if field not in part:
         raise BodyError(f"{path}.{field}", REQUIRED)
     if field in STRING_PARTS:
@@ -111,9 +114,7 @@ def _message(value: Any, path: str) -> dict:
     message = _object(value, path)
     if "role" not in message:
         raise BodyError(f"{path}.role", REQUIRED)
-    role = message["role"]
-    if role not in ROLES:
-        raise BodyError(f"{path}.role", f'"{role}" is not a valid choice; use one of {", ".join(ROLES)}.')
+    role = _choice(message["role"], f"{path}.role", ROLES)
     # only an assistant turn may leave out its content, and then it must carry tool calls
     _content(
         message.get("content"),
@@ -167,12 +168,6 @@ def _integer(value: Any, path: str, low: int, high: int) -> int:
         raise BodyError(path, "A valid integer is required.")
     if not low <= value <= high:
         raise BodyError(path, f"Ensure this value is between {low} and {high}.")
-    return value
-
-
-def _choice(value: Any, path: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise BodyError(path, f'"{value}" is not a valid choice; use one of {", ".join(choices)}.')
     return value
 
 
