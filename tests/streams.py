@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from asgiref.sync import async_to_sync
+from django.test import AsyncClient
 
 
 def stream_events(adapter, target, request, received: list | None = None) -> list:
@@ -19,18 +22,15 @@ def stream_events(adapter, target, request, received: list | None = None) -> lis
     return async_to_sync(read)()
 
 
-def chat_stream(body: dict, auth: dict) -> tuple:
-    """POST `body` to /v1/chat/completions with Django's ASGI test client and read the answer to its end
-    in the same event loop, as a server does: the gateway starts a stream before it answers (a stream
-    that fails before its first byte gets a real status), so the stream's upstream connection belongs
-    to the loop that served the request. `auth` is the test client's HTTP_AUTHORIZATION entry."""
-    import json
-
-    from django.test import AsyncClient
+def chat_stream(body: dict, auth: dict, path: str = "/v1/chat/completions") -> tuple:
+    """POST `body` to `path` with Django's ASGI test client and read the answer to its end in the same
+    event loop, as a server does: the gateway starts a stream before it answers (a stream that fails
+    before its first byte gets a real status), so the stream's upstream connection belongs to the loop
+    that served the request. `auth` is the test client's HTTP_AUTHORIZATION entry."""
 
     async def post():
         response = await AsyncClient().post(
-            "/v1/chat/completions",
+            path,
             data=json.dumps(body),
             content_type="application/json",
             headers={"Authorization": auth["HTTP_AUTHORIZATION"]},

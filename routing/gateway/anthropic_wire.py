@@ -279,9 +279,6 @@ class StreamWriter:
             event("message_stop", {"type": "message_stop"}),
         ]
 
-    def error(self, message: str) -> bytes:
-        return event("error", {"type": "error", "error": {"type": "api_error", "message": message}})
-
     def _open(self, block: tuple[str, int | None], content_block: dict) -> list[bytes]:
         if self.open == block:
             return []
@@ -310,14 +307,19 @@ def anthropic_error(exc: GatewayError, headers: dict | None = None) -> JsonRespo
     return JsonResponse(body, status=exc.status, headers={**exc.headers, **(headers or {})})
 
 
-async def stream_bytes(writer: StreamWriter, events: AsyncIterator, finished) -> AsyncIterator[bytes]:
-    """Anthropic's events for the request path's `events`; `finished(execution)` records the call."""
+def error_event(message: str) -> bytes:
+    """A stream that broke after its first byte ends with this event, as Anthropic's do."""
+    return event("error", {"type": "error", "error": {"type": "api_error", "message": message}})
+
+
+async def stream_bytes(call_id: str, model: str, events: AsyncIterator) -> AsyncIterator[bytes]:
+    """Anthropic's events for the request path's `events`: deltas, then the Execution."""
+    writer = StreamWriter(call_id, model)
     yield writer.start()
     async for item in events:
         if isinstance(item, StreamDelta):
             for chunk in writer.delta(item):
                 yield chunk
             continue
-        await finished(item)
         for chunk in writer.finish(item.result):
             yield chunk

@@ -7,7 +7,6 @@ chooses, answers (or streams) in Anthropic's format and records one call row, as
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 from django.http import HttpRequest, HttpResponse
@@ -15,9 +14,9 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from routing.gateway.anthropic_wire import (
-    StreamWriter,
     anthropic_error,
     chat_body_from,
+    error_event,
     message_body,
     stream_bytes,
 )
@@ -25,7 +24,7 @@ from routing.gateway.body import json_body
 from routing.gateway.chat_body import BodyError, validate_chat_body
 from routing.gateway.endpoint import ErrorSerializer, key_endpoint
 from routing.gateway.errors import GatewayError
-from routing.gateway.execute import Execution, ExecutionFailed
+from routing.gateway.execute import Execution
 from routing.gateway.proxy import Dialect, serve_chat
 from routing.gateway.record import CallDraft
 
@@ -60,20 +59,11 @@ def _answer(draft: CallDraft, execution: Execution) -> dict:
     return message_body(draft.id, execution.result)
 
 
-async def _sse(draft: CallDraft, events: AsyncIterator, data: dict) -> AsyncIterator[bytes]:
-    writer = StreamWriter(draft.id, draft.routed.decision.model.split("/", 1)[-1])
-    try:
-        async for chunk in stream_bytes(writer, events, draft.finish_ok):
-            yield chunk
-    except ExecutionFailed as exc:
-        await draft.finish_failed(exc, exc.kind, str(exc))
-        yield writer.error(str(exc))
-    except (asyncio.CancelledError, GeneratorExit):  # the client hung up
-        await draft.finish_disconnected()
-        raise
+def _sse(draft: CallDraft, events: AsyncIterator, data: dict) -> AsyncIterator[bytes]:
+    return stream_bytes(draft.id, draft.routed.decision.model.split("/", 1)[-1], events)
 
 
-ANTHROPIC = Dialect(answer=_answer, stream=_sse, error=anthropic_error)
+ANTHROPIC = Dialect(answer=_answer, stream=_sse, stream_error=error_event, error=anthropic_error)
 
 
 @key_endpoint(

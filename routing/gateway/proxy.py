@@ -65,7 +65,8 @@ class Dialect:
     """How an endpoint writes what the one request path produced: a whole answer, a stream, an error."""
 
     answer: Callable[[CallDraft, Execution], dict]
-    stream: Callable[[CallDraft, AsyncIterator, dict], AsyncIterator[bytes]]
+    stream: Callable[[CallDraft, AsyncIterator, dict], AsyncIterator[bytes]]  # deltas, then the Execution
+    stream_error: Callable[[str], bytes]  # the end of a stream that broke after its first byte
     error: Callable[..., JsonResponse]
 
 
@@ -83,7 +84,7 @@ async def serve_chat(data: dict, *, key, snapshot, dialect: Dialect) -> HttpResp
             first = await _until_failed_or_cancelled(draft, anext(events))
         except ExecutionFailed as exc:  # before the first byte: a real status, not a 200 and an error event
             return _failure_response(exc, _headers(draft, routed), dialect)
-        sse = dialect.stream(draft, _prepend(first, events), data)
+        sse = _recorded_stream(draft, _prepend(first, events), dialect, data)
         response = StreamingHttpResponse(sse, content_type="text/event-stream")
         for name, value in _headers(draft, routed).items():
             response[name] = value
@@ -117,6 +118,27 @@ async def _prepend(first, events: AsyncIterator) -> AsyncIterator:
     yield first
     async for event in events:
         yield event
+
+
+async def _recorded_stream(draft: CallDraft, events: AsyncIterator, dialect: Dialect, data: dict):
+    """`dialect`'s bytes for `events`, the call recorded once, whatever ends the stream: its answer, a
+    failure after the first byte, or the client hanging up (cancelled, or closed at a yield)."""
+
+    async def recording() -> AsyncIterator:
+        async for event in events:
+            if not isinstance(event, StreamDelta):
+                await draft.finish_ok(event)
+            yield event
+
+    try:
+        async for chunk in dialect.stream(draft, recording(), data):
+            yield chunk
+    except ExecutionFailed as exc:
+        await draft.finish_failed(exc, exc.kind, str(exc))
+        yield dialect.stream_error(str(exc))
+    except (asyncio.CancelledError, GeneratorExit):
+        await draft.finish_disconnected()
+        raise
 
 
 def _failure_response(exc: ExecutionFailed, headers: dict, dialect: Dialect) -> JsonResponse:
@@ -162,33 +184,29 @@ def _openai_answer(draft: CallDraft, execution: Execution) -> dict:
 async def _sse(draft: CallDraft, events: AsyncIterator, data: dict) -> AsyncIterator[bytes]:
     include_usage = bool((data.get("stream_options") or {}).get("include_usage"))
     model = draft.routed.decision.model.split("/", 1)[-1]
-    try:
-        yield wire.chunk(draft.id, model, {"role": "assistant", "content": ""})
-        async for event in events:
-            if isinstance(event, StreamDelta):
-                yield wire.delta_chunk(draft.id, model, event)
-                continue
-            await draft.finish_ok(event)
-            yield wire.chunk(
-                draft.id, event.result.model, {}, event.result.finish_reason, routelab=_extra(draft, event)
+    yield wire.chunk(draft.id, model, {"role": "assistant", "content": ""})
+    async for event in events:
+        if isinstance(event, StreamDelta):
+            yield wire.delta_chunk(draft.id, model, event)
+            continue
+        yield wire.chunk(
+            draft.id, event.result.model, {}, event.result.finish_reason, routelab=_extra(draft, event)
+        )
+        if include_usage:
+            yield wire.sse(
+                {
+                    "id": f"chatcmpl-{draft.id}",
+                    "object": "chat.completion.chunk",
+                    "model": event.result.model,
+                    "choices": [],
+                    "usage": wire.usage_body(event.result),
+                }
             )
-            if include_usage:
-                yield wire.sse(
-                    {
-                        "id": f"chatcmpl-{draft.id}",
-                        "object": "chat.completion.chunk",
-                        "model": event.result.model,
-                        "choices": [],
-                        "usage": wire.usage_body(event.result),
-                    }
-                )
-    except ExecutionFailed as exc:
-        await draft.finish_failed(exc, exc.kind, str(exc))
-        yield wire.sse(wire.error_body(f"{exc}", type="upstream_error"))
-    except (asyncio.CancelledError, GeneratorExit):  # the client hung up: cancelled, or closed at a yield
-        await draft.finish_disconnected()
-        raise
     yield wire.sse("[DONE]")
 
 
-OPENAI = Dialect(answer=_openai_answer, stream=_sse, error=openai_error)
+def _sse_error(message: str) -> bytes:
+    return wire.sse(wire.error_body(message, type="upstream_error")) + wire.sse("[DONE]")
+
+
+OPENAI = Dialect(answer=_openai_answer, stream=_sse, stream_error=_sse_error, error=openai_error)

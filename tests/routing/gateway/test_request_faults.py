@@ -15,6 +15,7 @@ from routing import services
 from routing.gateway.execute import breaker
 from routing.gateway.recorder import calls_flush
 from routing.models import Call
+from tests.streams import chat_stream
 from tests.upstreams import receive_json, send_json
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
@@ -146,3 +147,28 @@ def test_every_response_carries_an_x_request_id_and_keeps_the_clients_own(asgi_s
     assert all(len(i) == 32 for i in ids) and len(set(ids)) == 3
     assert own.headers["x-request-id"] == "client-trace.42"
     assert hostile.headers["x-request-id"] != "" and " " not in hostile.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "ending"),
+    [
+        ("/v1/chat/completions", {}, b'"type":"upstream_error"'),
+        (
+            "/v1/messages",
+            {"max_tokens": 200},
+            b'event: error\ndata: {"type":"error","error":{"type":"api_error"',
+        ),
+    ],
+)
+def test_a_stream_that_breaks_after_its_first_byte_ends_with_an_error_event_and_is_recorded(
+    live_route, path, body, ending
+):
+    httpx.post(f"{live_route.simulator.url}/_sim/faults", json={"model": "*", "cut_stream_rate": 1.0})
+    response, content = chat_stream({"messages": FRANCE, "stream": True, **body}, live_route.auth, path)
+    assert response.status_code == 200
+    assert ending in content
+    if path == "/v1/chat/completions":
+        assert content.rstrip().endswith(b"data: [DONE]")
+    assert calls_flush() == 1
+    call = Call.objects.get()
+    assert call.status != "ok" and call.stream is True
