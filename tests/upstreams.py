@@ -4,6 +4,9 @@ receive, served by devtools.serving.serve_in_thread."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
+
+from routing import services
 
 
 async def receive_json(receive) -> dict:
@@ -25,10 +28,6 @@ async def send_json(send, status: int, payload: dict) -> None:
 def route_to_upstream(*, name: str, kind: str, base_url: str, route: str, json_mode: bool = False) -> str:
     """A provider `name` of `kind` at `base_url` with one model `m1`, a route `route` whose rules policy
     always picks it, and an API key for that route, which is returned."""
-    from decimal import Decimal
-
-    from routing import services
-
     provider = services.provider_create(name=name, kind=kind, base_url=base_url)
     services.model_create(
         provider=provider,
