@@ -124,24 +124,23 @@ def live_policy_set(request, route_name: str):
 def api_key_create(request, route_name: str):
     route = get_object_or_404(Route, name=route_name)
     form = ApiKeyForm(request.POST)
-    if not form.is_valid():
-        return render(
-            request, "routing/route_detail.html", _route_context(request, route, key_form=form), status=400
-        )
-    limits = {name: form.cleaned_data[name] for name in services.KEY_LIMIT_FIELDS}
-    try:
-        api_key, raw = services.api_key_create(
-            name=form.cleaned_data["name"], routes=[route], user=request.user, **limits
-        )
-    except ValidationError as exc:
-        form_errors_apply(form, exc)
-        return render(
-            request, "routing/route_detail.html", _route_context(request, route, key_form=form), status=400
-        )
-    # Post-redirect-get: the route page pops the raw key, so a reload neither shows it nor makes another.
-    request.session[_new_key_session_name(route)] = raw
-    messages.success(request, f"Key {api_key} created.")
-    return redirect("routing:route-detail", route_name=route.name)
+    if form.is_valid():
+        limits = {name: form.cleaned_data[name] for name in services.KEY_LIMIT_FIELDS}
+        try:
+            api_key, raw = services.api_key_create(
+                name=form.cleaned_data["name"], routes=[route], user=request.user, **limits
+            )
+        except ValidationError as exc:
+            form_errors_apply(form, exc)
+        else:
+            # Post-redirect-get: the route page pops the raw key, so a reload neither shows it nor makes
+            # another.
+            request.session[_new_key_session_name(route)] = raw
+            messages.success(request, f"Key {api_key} created.")
+            return redirect("routing:route-detail", route_name=route.name)
+    return render(
+        request, "routing/route_detail.html", _route_context(request, route, key_form=form), status=400
+    )
 
 
 @staff_member_required
