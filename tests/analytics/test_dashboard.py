@@ -19,7 +19,11 @@ from tests.analytics.conftest import make_calls
 pytestmark = pytest.mark.django_db
 COSTS = {"control": 0.02, "treatment": 0.006}
 QUALITY = {"control": 0.85, "treatment": 0.8}
-NOW = datetime.now(UTC)
+
+
+def now() -> datetime:
+    """The current time, read when a test runs (a module-level constant goes stale across midnight UTC)."""
+    return datetime.now(UTC)
 
 
 def assign_models(experiment, models) -> None:
@@ -36,7 +40,7 @@ def assign_models(experiment, models) -> None:
 def seed_days(experiment, models, *, days: int = 3, users: int = 60) -> None:
     """Calls on each of the last `days` days, rolled up, with a DailyResult stored at the end of each day."""
     for back in range(days - 1, -1, -1):
-        day = NOW - timedelta(days=back)
+        day = now() - timedelta(days=back)
         make_calls(
             experiment, users=users, calls_per_user=2, costs=COSTS, quality=QUALITY, seed=back, day=day
         )
@@ -104,8 +108,8 @@ def test_quality_by_tier_is_the_mean_score_of_each_tier(seeded):
 def test_latency_percentiles_match_linear_interpolation_per_day(seeded):
     rows = dashboard.route_dashboard(route=seeded.route)["latency"]
     today = rows[-1]
-    assert today["day"] == NOW.date().isoformat()
-    latencies = Call.objects.filter(route=seeded.route, status="ok", started_at__date=NOW.date())
+    assert today["day"] == now().date().isoformat()
+    latencies = Call.objects.filter(route=seeded.route, status="ok", started_at__date=now().date())
     values = list(latencies.values_list("latency_ms", flat=True))
     expected = np.percentile(values, [50, 95, 99])  # numpy's default is percentile_cont's interpolation
     assert [today["p50"], today["p95"], today["p99"]] == pytest.approx(list(expected))
@@ -140,7 +144,7 @@ def test_every_call_query_is_limited_to_the_route_and_the_window(seeded):
 
 
 def _spend(route, amount: str, when=None) -> None:
-    make = dict(source="api", status="ok", route=route, started_at=when or NOW, completed_at=when or NOW)
+    make = dict(source="api", status="ok", route=route, started_at=when or now(), completed_at=when or now())
     Call.objects.create(id=uuid.uuid4(), cost=Decimal(amount), **make)
 
 
@@ -157,7 +161,7 @@ def test_a_route_past_its_budget_is_over_and_one_past_eighty_percent_is_a_warnin
 
 
 def test_spend_from_yesterday_does_not_count_against_today(live_route):
-    _spend(live_route.route, "30", when=NOW - timedelta(days=1))
+    _spend(live_route.route, "30", when=now() - timedelta(days=1))
     assert dashboard.budget_alerts() == []
     assert dashboard.route_dashboard(route=live_route.route)["budget"]["spent_today"] == 0
 
@@ -166,11 +170,11 @@ def test_spend_from_yesterday_does_not_count_against_today(live_route):
 
 
 def test_the_experiment_dashboard_has_the_report_its_days_and_the_primary_metric(seeded):
-    DailyResult.objects.create(experiment_id=seeded.id, phase=seeded.phase + 1, day=NOW.date(), results={})
+    DailyResult.objects.create(experiment_id=seeded.id, phase=seeded.phase + 1, day=now().date(), results={})
     data = dashboard.experiment_dashboard(experiment=seeded)
     assert data["primary_metric"] == "cost"
     assert [day["day"] for day in data["days"]] == [
-        (NOW - timedelta(days=b)).date().isoformat() for b in (2, 1, 0)
+        (now() - timedelta(days=b)).date().isoformat() for b in (2, 1, 0)
     ]
     assert data["report"].rows and ("cost", "cost per call") in data["metrics"]
 
@@ -180,7 +184,7 @@ def test_today_is_the_live_report_until_the_day_is_stored(running_experiment):
     rollups_refresh()
     data = dashboard.experiment_dashboard(experiment=running_experiment)
     (today,) = data["days"]
-    assert today["day"] == NOW.date().isoformat() and today["results"]["rows"]
+    assert today["day"] == now().date().isoformat() and today["results"]["rows"]
 
 
 def test_a_quality_primary_metric_is_the_first_quality_scorer():
