@@ -195,6 +195,13 @@ class Route(models.Model):
         validators=[MinValueValidator(0.1), MaxValueValidator(3600)],
         help_text="After this the gateway answers 504; empty: GATEWAY_DEADLINE_SECONDS.",
     )
+    allowed_fallbacks = models.JSONField(
+        "allowed fallbacks",
+        default=list,
+        blank=True,
+        help_text="Models (provider/model-id) a request may fall back to, in this order, after the ones its "
+        "policy names.",
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
