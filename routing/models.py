@@ -12,6 +12,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from routing.provider_keys import key_env_refusal, provider_key
+from routing.providers import serves_embeddings
 from routing.providers.base import ModelTarget, Price
 
 ENV_VAR_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -106,6 +107,10 @@ class Model(models.Model):
     supports_vision = models.BooleanField(default=False)
     supports_tools = models.BooleanField(default=False)
     supports_json_mode = models.BooleanField(default=False)
+    supports_embeddings = models.BooleanField(
+        default=False,
+        help_text="An embedding model: it serves /v1/embeddings and never a chat request.",
+    )
     quality_estimate = models.FloatField(
         null=True,
         blank=True,
@@ -132,6 +137,9 @@ class Model(models.Model):
     def clean(self) -> None:
         if self.max_output_tokens and self.context_window and self.max_output_tokens > self.context_window:
             raise ValidationError({"max_output_tokens": "Cannot exceed the context window."})
+        if self.supports_embeddings and self.provider_id and not serves_embeddings(self.provider.kind):
+            kind = self.provider.get_kind_display()
+            raise ValidationError({"supports_embeddings": f"A {kind} provider serves no embeddings."})
 
     @property
     def key(self) -> str:
@@ -144,6 +152,7 @@ class Model(models.Model):
             "vision": self.supports_vision,
             "tools": self.supports_tools,
             "json_mode": self.supports_json_mode,
+            "embeddings": self.supports_embeddings,
         }
         return [name for name, on in flags.items() if on]
 

@@ -99,6 +99,9 @@ class RegisteredModelForm(forms.Form):
     supports_vision = forms.BooleanField(required=False)
     supports_tools = forms.BooleanField(required=False)
     supports_json_mode = forms.BooleanField(required=False, label="Supports JSON mode")
+    supports_embeddings = forms.BooleanField(
+        required=False, label="Embedding model", help_text="Serves /v1/embeddings, never chat."
+    )
     quality_estimate = forms.FloatField(
         required=False,
         min_value=0.0,

@@ -106,6 +106,7 @@ class ModelOutputSerializer(serializers.ModelSerializer):
             "supports_vision",
             "supports_tools",
             "supports_json_mode",
+            "supports_embeddings",
             "capabilities",
             "enabled",
             "created_at",
@@ -125,6 +126,7 @@ class ModelInputSerializer(serializers.Serializer):
     supports_vision = serializers.BooleanField(required=False)
     supports_tools = serializers.BooleanField(required=False)
     supports_json_mode = serializers.BooleanField(required=False)
+    supports_embeddings = serializers.BooleanField(required=False)
     enabled = serializers.BooleanField(required=False)
 
 

@@ -37,6 +37,11 @@ def adapter_class(kind: str) -> type[ProviderAdapter]:
         raise KeyError(f"unknown provider kind {kind!r}; known kinds: {known}") from None
 
 
+def serves_embeddings(kind: str) -> bool:
+    """Whether a provider of `kind` has an embeddings endpoint (OpenAI's wire format has, Anthropic's not)."""
+    return kind in ADAPTER_CLASSES and ADAPTER_CLASSES[kind].serves_embeddings
+
+
 __all__ = [
     "ADAPTER_CLASSES",
     "AnthropicAdapter",
@@ -56,4 +61,5 @@ __all__ = [
     "error_from_exception",
     "error_from_response",
     "parse_retry_after",
+    "serves_embeddings",
 ]

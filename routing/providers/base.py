@@ -84,6 +84,19 @@ class ChatRequest:
 
 
 @dataclass(frozen=True)
+class EmbeddingRequest:
+    """An OpenAI-style embeddings request: the texts, in order, and the vectors' length when asked."""
+
+    inputs: tuple[str, ...]
+    dimensions: int | None = None
+    user: str | None = None
+
+    @property
+    def chars(self) -> int:
+        return sum(len(text) for text in self.inputs)
+
+
+@dataclass(frozen=True)
 class CompletionResult:
     text: str
     finish_reason: str
@@ -98,6 +111,7 @@ class CompletionResult:
     # A quality the provider itself knows (the simulator's latent quality, a replayed recorded label).
     quality: float | None = None
     logprobs: dict[str, Any] | None = None  # the choice's logprobs, as OpenAI gives them, when asked
+    embeddings: tuple[tuple[float, ...], ...] = ()  # an embeddings call's vectors, one per input
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,33 @@ class ParsedCompletion:
     tool_calls: tuple[dict[str, Any], ...] = ()
     quality: float | None = None
     logprobs: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ParsedEmbeddings:
+    """What an embeddings parser extracts: the vectors in input order, and the tokens if reported."""
+
+    vectors: tuple[tuple[float, ...], ...]
+    input_tokens: int | None
+    model: str
+
+
+def _embedded(target, request: EmbeddingRequest, parsed: ParsedEmbeddings, latency_ms: float):
+    if len(parsed.vectors) != len(request.inputs):
+        raise _unreadable("embeddings response", ValueError(f"{len(parsed.vectors)} vectors"))
+    tokens = parsed.input_tokens
+    tokens = estimate_tokens(request.chars) if tokens is None else tokens
+    return CompletionResult(
+        text="",
+        finish_reason="stop",
+        input_tokens=tokens,
+        output_tokens=0,
+        cost=target.price.cost(tokens, 0),
+        latency_ms=latency_ms,
+        ttft_ms=latency_ms,
+        model=parsed.model or target.model_id,
+        embeddings=parsed.vectors,
+    )
 
 
 class ProviderError(Exception):
@@ -353,6 +394,7 @@ class ProviderAdapter:
     """Base of every provider adapter. Subclasses set `kind` and implement the wire format."""
 
     kind: ClassVar[str] = ""
+    serves_embeddings: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -390,6 +432,15 @@ class ProviderAdapter:
     def error_message(self, response: httpx.Response) -> str:
         return f"HTTP {response.status_code}: {response.text[:500]}"
 
+    def embeddings_endpoint(self, target: ModelTarget) -> str:
+        raise ProviderError(f"{self.kind} providers serve no embeddings", kind="bad_request", status=400)
+
+    def build_embeddings_body(self, target: ModelTarget, request: EmbeddingRequest) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def parse_embeddings(self, target: ModelTarget, payload: dict[str, Any]) -> ParsedEmbeddings:
+        raise NotImplementedError
+
     def new_stream_state(self, target: ModelTarget) -> Any:
         raise NotImplementedError
 
@@ -407,12 +458,21 @@ class ProviderAdapter:
     ) -> CompletionResult:
         """One answer, retried with backoff while the error is retryable and `budget` (the client
         request's attempts and deadline) and the provider's retry share allow."""
+        return await self._retried(target, budget, lambda: self._complete_once(target, request))
+
+    async def aembed(
+        self, target: ModelTarget, request: EmbeddingRequest, *, budget: CallBudget | None = None
+    ) -> CompletionResult:
+        """The vectors of `request`'s texts (in `CompletionResult.embeddings`), retried as `acomplete` is."""
+        return await self._retried(target, budget, lambda: self._embed_once(target, request))
+
+    async def _retried(self, target: ModelTarget, budget: CallBudget | None, once) -> CompletionResult:
         attempt, error = 0, None
         while True:
             attempt += 1
             self._admit_attempt(target, attempt, budget, error)
             try:
-                return replace(await self._complete_once(target, request), attempts=attempt)
+                return replace(await once(), attempts=attempt)
             except (ProviderError, httpx.TransportError) as exc:
                 error = error_from_exception(exc)
                 delay = self.retry.delay(attempt, error, self._rng)
@@ -510,6 +570,19 @@ class ProviderAdapter:
         started = time.perf_counter()
         response = await self._aclient.post(**self._request_kwargs(target, request, stream=False))
         return self._result_from_response(target, request, response, started)
+
+    async def _embed_once(self, target: ModelTarget, request: EmbeddingRequest) -> CompletionResult:
+        started = time.perf_counter()
+        url = self.embeddings_endpoint(target)
+        body = self.build_embeddings_body(target, request)
+        response = await self._aclient.post(url, headers=self.headers(target), json=body)
+        if response.status_code >= 400:
+            raise error_from_response(response, self.error_message(response))
+        try:
+            parsed = self.parse_embeddings(target, response.json())
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise _unreadable("embeddings response", exc) from exc
+        return _embedded(target, request, parsed, (time.perf_counter() - started) * 1000)
 
     def _result_from_response(self, target, request, response: httpx.Response, started: float):
         if response.status_code >= 400:

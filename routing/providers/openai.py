@@ -1,8 +1,10 @@
-"""OpenAI chat completions, and everything that speaks it: vLLM, Ollama, LiteLLM, llama.cpp, the simulator.
+"""OpenAI chat completions and embeddings, and everything that speaks them: vLLM, Ollama, LiteLLM,
+llama.cpp, the simulator.
 
 Request and response shapes follow https://platform.openai.com/docs/api-reference/chat. Streaming is
 server-sent events of `chat.completion.chunk` objects ended by `data: [DONE]`; with
 `stream_options.include_usage` the last chunk before [DONE] has empty `choices` and the usage.
+Embeddings follow https://platform.openai.com/docs/api-reference/embeddings, asked for as floats.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import httpx
 
 from routing.providers.base import (
     ChatRequest,
+    EmbeddingRequest,
     ModelTarget,
     ParsedCompletion,
+    ParsedEmbeddings,
     ProviderAdapter,
     ProviderError,
     StreamDelta,
@@ -45,6 +49,7 @@ class OpenAIStreamState:
 
 class OpenAIAdapter(ProviderAdapter):
     kind = "openai"
+    serves_embeddings = True
 
     # -- request ------------------------------------------------------------------------------------
 
@@ -70,7 +75,22 @@ class OpenAIAdapter(ProviderAdapter):
             body.update(stream=True, stream_options={"include_usage": True})
         return body
 
+    def embeddings_endpoint(self, target: ModelTarget) -> str:
+        return target.base_url.rstrip("/") + "/embeddings"
+
+    def build_embeddings_body(self, target: ModelTarget, request: EmbeddingRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": target.model_id, "input": list(request.inputs)}
+        body["encoding_format"] = "float"
+        optional = {"dimensions": request.dimensions, "user": request.user}
+        return body | {key: value for key, value in optional.items() if value is not None}
+
     # -- response -----------------------------------------------------------------------------------
+
+    def parse_embeddings(self, target: ModelTarget, payload: dict[str, Any]) -> ParsedEmbeddings:
+        items = sorted(payload["data"], key=lambda item: item.get("index", 0))
+        vectors = tuple(tuple(float(x) for x in item["embedding"]) for item in items)
+        input_tokens, _ = _usage(payload.get("usage"))
+        return ParsedEmbeddings(vectors, input_tokens, payload.get("model") or target.model_id)
 
     def parse_response(self, target: ModelTarget, payload: dict[str, Any]) -> ParsedCompletion:
         choice = payload["choices"][0]
