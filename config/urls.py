@@ -5,6 +5,7 @@ from django.views.decorators.cache import cache_control
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from routing.gateway.embeddings import embeddings
 from routing.gateway.endpoint import not_found as gateway_not_found
 from routing.gateway.messages import messages
 from routing.gateway.models_list import model_retrieve, models_list
@@ -43,6 +44,7 @@ urlpatterns = [
     path("api/v1/", include("experiments.router_api_urls")),
     path("v1/chat/completions", chat_completions, name="chat-completions"),
     path("v1/messages", messages, name="messages"),
+    path("v1/embeddings", embeddings, name="embeddings"),
     path("v1/models", models_list, name="models-list"),
     path("v1/models/<path:model>", model_retrieve, name="model-retrieve"),
     re_path(r"^v1/(?P<path>.*)$", gateway_not_found, name="gateway-not-found"),

@@ -4,6 +4,7 @@ Endpoints:
     GET  /v1/models               OpenAI model list
     POST /v1/chat/completions     OpenAI chat completions (streaming too)
     POST /v1/messages             Anthropic messages (streaming too)
+    POST /v1/embeddings           OpenAI embeddings: deterministic vectors of the embedding models
     GET|POST|DELETE /_sim/faults  read, override or clear fault settings per model
     GET  /_sim/stats              per-model request, token and fault counts
     POST /_sim/reset              clear counters, seen-counts and fault overrides
@@ -36,6 +37,7 @@ from devtools.simulator.control import (
     Stats,
     parse_fault_update,
 )
+from devtools.simulator.embeddings_api import embeddings_payload
 from devtools.simulator.openai_api import OPENAI
 from devtools.simulator.profiles import (
     DEFAULT_PROFILES,
@@ -68,7 +70,11 @@ FAULT_HEADER = "X-Sim-Fault"
 OWNER = "routelab-simulator"
 MODELS_CREATED = 1_700_000_000
 CUT_AFTER_CONTENT_CHUNKS = 2
-_ALIASES = {"/chat/completions": "/v1/chat/completions", "/models": "/v1/models"}
+_ALIASES = {
+    "/chat/completions": "/v1/chat/completions",
+    "/models": "/v1/models",
+    "/embeddings": "/v1/embeddings",
+}
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -143,6 +149,7 @@ class SimulatorApp:
             ("GET", "/v1/models"): self._list_models,
             ("POST", "/v1/chat/completions"): partial(self._chat, OPENAI),
             ("POST", "/v1/messages"): partial(self._chat, ANTHROPIC),
+            ("POST", "/v1/embeddings"): self._embeddings,
             ("GET", "/_sim/faults"): self._get_faults,
             ("POST", "/_sim/faults"): self._set_faults,
             ("DELETE", "/_sim/faults"): self._clear_faults,
@@ -201,6 +208,11 @@ class SimulatorApp:
         self.stats.record_completion(call.profile.name, answer.completion_tokens)
         respond = self._stream if call.stream else self._respond
         await respond(dialect, call, answer, response_id, fault == "cut_stream", send)
+
+    async def _embeddings(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._authorize(OPENAI, scope)
+        payload = embeddings_payload(parse_json_object(await read_body(receive)), self.seed)
+        await send_json(send, 200, payload)
 
     def _authorize(self, dialect: Dialect, scope: Scope) -> None:
         if self.api_key is None:

@@ -119,6 +119,7 @@ async def decide(
         classification=classification,
         embed=_embedder(policy),
         router=policy.router,
+        allowed_fallbacks=route.allowed_fallbacks,
     )
     overhead = (Paid.of(classified),) if classified is not None else ()
     try:
@@ -126,7 +127,7 @@ async def decide(
             return await asyncio.to_thread(policy.policy.decide, request, context), overhead
         return policy.policy.decide(request, context), overhead
     except NoEligibleModel as exc:
-        raise GatewayError(422, str(exc), param="messages") from exc
+        raise GatewayError(422, str(exc), param="input" if request.needs_embeddings else "messages") from exc
 
 
 def _embedder(policy: PolicyEntry):
@@ -136,13 +137,32 @@ def _embedder(policy: PolicyEntry):
 async def route_live_request(
     *, snapshot: RoutingSnapshot, key: KeyEntry, data: dict
 ) -> tuple[Routed, ChatRequest, RouteRequest]:
-    """Steps 2-4 for an authenticated key and a validated body: route, policy, decision. No database query."""
+    """Steps 2-4 for an authenticated key and a validated chat body: route, policy, decision."""
+    chat = chat_request_from(data)
+    request = route_request_from_chat(chat, dict(data.get("metadata") or {}))
+    return await route_decided(snapshot=snapshot, key=key, data=data, request=request), chat, request
+
+
+async def route_decided(
+    *, snapshot: RoutingSnapshot, key: KeyEntry, data: dict, request: RouteRequest
+) -> Routed:
+    """Steps 2-4 for any request the engine can route (`data` names the route, the user and the metadata).
+    No database query."""
     route = resolve_route(snapshot, key, data.get("model") or None)
     await limits_check(snapshot, key, route)
-    chat = chat_request_from(data)
-    metadata = dict(data.get("metadata") or {})
-    request = route_request_from_chat(chat, metadata)
-    policy, exposure = choose_policy(snapshot, route, data.get("user"), metadata)
+    policy, exposure = choose_policy(snapshot, route, data.get("user"), dict(request.metadata))
+    if request.needs_embeddings:
+        _check_embedding_model(snapshot, policy)
     decision, overhead = await decide(snapshot, route, policy, request)
-    routed = Routed(snapshot, key, route, policy, decision, user_hash(data.get("user")), exposure, overhead)
-    return routed, chat, request
+    return Routed(snapshot, key, route, policy, decision, user_hash(data.get("user")), exposure, overhead)
+
+
+def _check_embedding_model(snapshot: RoutingSnapshot, policy: PolicyEntry) -> None:
+    named = (snapshot.models.get(model_key) for model_key in policy.policy.serving_models())
+    if not any(entry is not None and entry.candidate.embeddings for entry in named):
+        raise GatewayError(
+            400,
+            f"The route's policy {policy.label} names no embedding model: add one (a registry model"
+            " marked as an embedding model) to the policy to serve /v1/embeddings.",
+            param="model",
+        )

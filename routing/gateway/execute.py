@@ -29,10 +29,13 @@ from routing.providers.base import (
     CallBudget,
     ChatRequest,
     CompletionResult,
+    EmbeddingRequest,
     ProviderError,
     StreamDelta,
     estimate_tokens,
 )
+
+Work = ChatRequest | EmbeddingRequest  # what a provider is asked: a chat answer, or embeddings
 
 
 @dataclass(frozen=True)
@@ -111,14 +114,26 @@ def bucket() -> TokenBucket:
     return Degrading(TokenBucket(get_async_redis()), _local_bucket, outage)
 
 
-async def _rate_limit_allows(entry: ModelEntry, chat: ChatRequest) -> bool:
+def _chars(work: Work) -> int:
+    return work.chars if isinstance(work, EmbeddingRequest) else len(str(work.messages))
+
+
+def _provider_call(entry: ModelEntry, work: Work, budget: CallBudget):
+    """The one provider call of an attempt: an answer to a chat, or the vectors of an embeddings request."""
+    adapter = adapter_for(entry.provider_kind)
+    if isinstance(work, EmbeddingRequest):
+        return adapter.aembed(entry.target, work, budget=budget)
+    return adapter.acomplete(entry.target, work, budget=budget)
+
+
+async def _rate_limit_allows(entry: ModelEntry, chat: Work) -> bool:
     """A provider's `rate_limits` option: {"requests_per_minute": n, "tokens_per_minute": n}."""
     limits = entry.target.options.get("rate_limits") or {}
     buckets = bucket()
     provider = entry.key.split("/", 1)[0]
     checks = [
         ("requests", limits.get("requests_per_minute"), 1.0),
-        ("tokens", limits.get("tokens_per_minute"), float(estimate_tokens(len(str(chat.messages))))),
+        ("tokens", limits.get("tokens_per_minute"), float(estimate_tokens(_chars(chat)))),
     ]
     for name, per_minute, cost in checks:
         if per_minute and not await buckets.wait_and_acquire(
@@ -132,7 +147,7 @@ async def _rate_limit_allows(entry: ModelEntry, chat: ChatRequest) -> bool:
     return True
 
 
-async def _admit(entry: ModelEntry, chat: ChatRequest, attempts: list[dict]) -> bool:
+async def _admit(entry: ModelEntry, chat: Work, attempts: list[dict]) -> bool:
     if not await breaker().allow(entry.key):
         attempts.append({"model": entry.key, "status": "skipped", "error_kind": "circuit_open"})
         return False
@@ -209,7 +224,7 @@ def _slice_timeout(seconds: float | None) -> ProviderError:
 
 
 async def _call(
-    entry: ModelEntry, chat: ChatRequest, attempts: list[dict], budget: CallBudget, models_left: int
+    entry: ModelEntry, chat: Work, attempts: list[dict], budget: CallBudget, models_left: int
 ) -> tuple[CompletionResult | None, ProviderError | None]:
     if not await _admit(entry, chat, attempts):
         return None, None
@@ -217,7 +232,7 @@ async def _call(
     budget.reserved = models_left - 1
     try:
         async with asyncio.timeout(seconds):
-            result = await adapter_for(entry.provider_kind).acomplete(entry.target, chat, budget=budget)
+            result = await _provider_call(entry, chat, budget)
     except TimeoutError:
         exc = _slice_timeout(seconds)
         await _failed(entry, exc, started, attempts)
@@ -234,7 +249,7 @@ def _entries(snapshot: RoutingSnapshot, keys: tuple[str, ...]) -> list[ModelEntr
 
 
 async def _first_success(
-    entries: list[ModelEntry], chat: ChatRequest, attempts: list[dict], budget: CallBudget
+    entries: list[ModelEntry], chat: Work, attempts: list[dict], budget: CallBudget
 ):
     """The first model of `entries` that answers, with its position; raises when none does."""
     error = None
@@ -258,11 +273,11 @@ def _rejected(entry: ModelEntry, error: ProviderError, attempts: list[dict], bud
 async def execute(
     snapshot: RoutingSnapshot,
     decision: Decision,
-    chat: ChatRequest,
+    chat: Work,
     request: RouteRequest,
     budget: CallBudget,
 ) -> Execution:
-    if decision.cascade is not None:
+    if decision.cascade is not None and isinstance(chat, ChatRequest):  # vectors are not judged
         return await _execute_cascade(snapshot, decision, chat, request, budget)
     attempts: list[dict] = []
     position, entry, result = await _first_success(

@@ -18,12 +18,14 @@ from drf_spectacular.utils import OpenApiResponse
 from routing.gateway import wire
 from routing.gateway.assign import exposure_fields
 from routing.gateway.body import parse_chat_body
-from routing.gateway.decide import Routed, route_live_request
+from routing.gateway.decide import Routed, route_decided, route_request_from_chat
 from routing.gateway.endpoint import ErrorSerializer, key_endpoint, openai_error
 from routing.gateway.errors import GatewayError
 from routing.gateway.execute import Execution, ExecutionFailed, call_budget, execute, execute_stream
 from routing.gateway.record import CallDraft, new_call_id, now_iso
-from routing.providers.base import StreamDelta
+from routing.gateway.wire import chat_request_from
+from routing.policies.types import RouteRequest
+from routing.providers.base import ChatRequest, EmbeddingRequest, StreamDelta
 
 
 def _headers(draft: CallDraft, routed: Routed, model_key: str | None = None) -> dict[str, str]:
@@ -72,9 +74,25 @@ class Dialect:
 
 async def serve_chat(data: dict, *, key, snapshot, dialect: Dialect) -> HttpResponse:
     """Steps 2 to 6 for a validated chat body (OpenAI's shape), answered in `dialect`'s wire format."""
+    chat = chat_request_from(data)
+    route_request = route_request_from_chat(chat, dict(data.get("metadata") or {}))
+    return await serve(data, chat, route_request, key=key, snapshot=snapshot, dialect=dialect)
+
+
+async def serve(
+    data: dict,
+    chat: ChatRequest | EmbeddingRequest,
+    route_request: RouteRequest,
+    *,
+    key,
+    snapshot,
+    dialect: Dialect,
+) -> HttpResponse:
+    """Steps 2 to 6 for what a provider is asked (`chat`) and what the engine routes (`route_request`);
+    `data` is the validated body, for its route (`model`), `user`, `metadata` and `stream`."""
     draft = CallDraft(id=new_call_id(), source="proxy", started_at=now_iso(), stream=data["stream"])
     draft.metadata = dict(data.get("metadata") or {})
-    routed, chat, route_request = await route_live_request(snapshot=snapshot, key=key, data=data)
+    routed = await route_decided(snapshot=snapshot, key=key, data=data, request=route_request)
     draft.routed = routed
     draft.prompt = route_request.text
     budget = call_budget(routed.route)

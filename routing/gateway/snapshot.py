@@ -110,6 +110,7 @@ def _model_entry(model: Model) -> ModelEntry:
         tools=model.supports_tools,
         json_mode=model.supports_json_mode,
         quality=model.quality_estimate,
+        embeddings=model.supports_embeddings,
     )
     return ModelEntry(model.id, model.key, model.provider.kind, model.target(), candidate)
 

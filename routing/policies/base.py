@@ -52,6 +52,8 @@ class Eligibility:
 
 def unfit_reason(candidate: Candidate, request: RouteRequest) -> str | None:
     """Why `candidate` cannot serve `request`, or None when it can."""
+    if request.needs_embeddings != candidate.embeddings:
+        return "not an embedding model" if request.needs_embeddings else "an embedding model, not a chat one"
     needed = request.input_tokens + (request.max_output_tokens or 0)
     if candidate.context_window < needed:
         return f"context window {candidate.context_window:,} < {needed:,} tokens needed"
@@ -90,6 +92,8 @@ def describe_request(request: RouteRequest) -> str:
         parts.append("tools")
     if request.needs_json:
         parts.append("structured output")
+    if request.needs_embeddings:
+        parts.append("embeddings")
     return ", ".join(parts)
 
 

@@ -55,6 +55,7 @@ class Candidate:
     tools: bool = False
     json_mode: bool = False
     quality: float | None = None
+    embeddings: bool = False  # an embedding model: it serves embeddings requests and nothing else
 
     def __post_init__(self) -> None:
         if self.tier not in TIER_RANK:
@@ -86,6 +87,7 @@ class RouteRequest:
     max_output_tokens: int | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
     needs_json: bool = False  # response_format asks for a JSON object or a JSON schema
+    needs_embeddings: bool = False  # an embeddings request, which only embedding models serve
 
 
 @dataclass(frozen=True, slots=True)
