@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from django import forms
 from django.conf import settings
@@ -66,6 +67,16 @@ class LivePolicyForm(forms.Form):
         )
 
 
+class ModelKeysField(forms.CharField):
+    """Model keys typed in order, separated by commas or spaces; a list of keys in `cleaned_data`."""
+
+    def to_python(self, value):
+        return re.split(r"[\s,]+", super().to_python(value).strip()) if value and value.strip() else []
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list | tuple) else value
+
+
 class RouteLimitsForm(forms.Form):
     """A route's daily budget and each client request's bounds; empty means the gateway's default."""
 
@@ -85,6 +96,12 @@ class RouteLimitsForm(forms.Form):
         max_value=3600,
         label="Deadline (seconds)",
         help_text=Route.deadline_seconds.field.help_text,
+    )
+    allowed_fallbacks = ModelKeysField(
+        required=False,
+        max_length=4000,
+        label="Allowed fallbacks",
+        help_text=Route.allowed_fallbacks.field.help_text + " Separate them with commas.",
     )
 
 

@@ -118,6 +118,20 @@ def _model_enabled(key: str) -> bool:
     return Model.objects.filter(provider__name=provider, model_id=model_id, enabled=True).exists()
 
 
+def _enabled_model_keys() -> set[str]:
+    return {model.key for model in Model.objects.select_related("provider").filter(enabled=True)}
+
+
+def _allowed_fallbacks_validate(keys: Any) -> None:
+    """A route's allowed fallbacks: registered, enabled models, each named once."""
+    if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        raise ValidationError({"allowed_fallbacks": "A list of model keys (provider/model-id)."})
+    if len(set(keys)) < len(keys):
+        raise ValidationError({"allowed_fallbacks": "Name each model once."})
+    if missing := [key for key in keys if key not in _enabled_model_keys()]:
+        raise ValidationError({"allowed_fallbacks": f"unknown or disabled model(s): {', '.join(missing)}"})
+
+
 def policy_spec_validate(*, spec: Any) -> Policy:
     """Compile a spec and check every model it names is registered and enabled; errors name the path."""
     if not isinstance(spec, dict):
@@ -126,8 +140,7 @@ def policy_spec_validate(*, spec: Any) -> Policy:
         policy = compile_policy(spec)
     except SpecError as exc:
         raise ValidationError({"spec": str(exc)}) from exc
-    known = {model.key for model in Model.objects.select_related("provider").filter(enabled=True)}
-    if missing := sorted(policy.models_referenced() - known):
+    if missing := sorted(policy.models_referenced() - _enabled_model_keys()):
         raise ValidationError({"spec": f"unknown or disabled model(s): {', '.join(missing)}"})
     if isinstance(policy, LearnedPolicy):
         _learned_router_check(policy)
@@ -158,17 +171,11 @@ def _spec_pinned(spec: dict, policy: Policy) -> dict:
 
 
 @transaction.atomic
-def route_create(
-    *, name: str, description: str = "", daily_budget_usd=None, scoring=None, enabled: bool = True, user=None
-) -> Route:
-    route = Route(
-        name=name,
-        description=description,
-        daily_budget_usd=daily_budget_usd,
-        scoring=scoring or {},
-        enabled=enabled,
-    )
+def route_create(*, name: str, scoring=None, user=None, **fields: Any) -> Route:
+    """A new route; `fields` are Route's other settings (description, budget, limits, fallbacks)."""
+    route = Route(name=name, scoring=scoring or {}, **fields)
     _scoring_validate(route.scoring)
+    _allowed_fallbacks_validate(route.allowed_fallbacks)
     route.full_clean()
     route.save()
     audit_record(actor=user, action="route.create", target=route)
@@ -181,6 +188,8 @@ def route_update(*, route: Route, user=None, **fields: Any) -> Route:
     changes = _changes(route, fields)
     if "scoring" in fields:
         _scoring_validate(route.scoring)
+    if "allowed_fallbacks" in fields:
+        _allowed_fallbacks_validate(route.allowed_fallbacks)
     route.full_clean()
     route.save()
     audit_record(actor=user, action="route.update", target=route, changes=changes)

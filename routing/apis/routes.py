@@ -37,6 +37,7 @@ class RouteOutputSerializer(serializers.ModelSerializer):
             "daily_budget_usd",
             "max_attempts",
             "deadline_seconds",
+            "allowed_fallbacks",
             "scoring",
             "enabled",
             "created_at",
@@ -63,6 +64,12 @@ class RouteInputSerializer(serializers.Serializer):
         min_value=0.1,
         max_value=3600,
         help_text=Route.deadline_seconds.field.help_text,
+    )
+    allowed_fallbacks = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        max_length=20,
+        help_text=Route.allowed_fallbacks.field.help_text,
     )
     scoring = serializers.DictField(required=False)
     enabled = serializers.BooleanField(required=False)

@@ -60,6 +60,7 @@ class RouteEntry:
     max_attempts: int | None = None
     deadline_seconds: float | None = None
     created: int = 0  # unix seconds, as OpenAI's model objects give it
+    allowed_fallbacks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,7 @@ def _route_entry(route: Route, policies: dict[int, PolicyEntry]) -> RouteEntry:
         route.max_attempts,
         route.deadline_seconds,
         int(route.created_at.timestamp()),
+        tuple(route.allowed_fallbacks),
     )
 
 

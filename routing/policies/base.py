@@ -174,10 +174,15 @@ class Policy:
                 f"no candidate can serve this request ({describe_request(request)})", eligibility.dropped
             )
         choice = self.choose(request, context, eligibility, trace)
-        return self._resolve(choice, request, eligibility, trace)
+        return self._resolve(choice, request, eligibility, trace, context.allowed_fallbacks)
 
     def _resolve(
-        self, choice: Choice, request: RouteRequest, eligibility: Eligibility, trace: list[str]
+        self,
+        choice: Choice,
+        request: RouteRequest,
+        eligibility: Eligibility,
+        trace: list[str],
+        allowed: tuple[str, ...] = (),
     ) -> Decision:
         for key in dict.fromkeys(choice.preferred):
             if key not in eligibility.eligible:
@@ -189,10 +194,11 @@ class Policy:
             tier = eligibility.eligible[chain[0]].tier
             trace.append(f"none of the policy's first choices fit; next in line: {chain[0]} ({tier})")
         fallbacks = tuple(chain[1 : 1 + self.max_fallbacks])
-        trace.append(f"model {chain[0]}; fallbacks (models the policy names): {format_keys(fallbacks)}")
+        extra = route_fallbacks(allowed, (chain[0], *fallbacks), eligibility, trace)
+        trace.append(fallbacks_trace(chain[0], fallbacks, extra))
         return Decision(
             model=chain[0],
-            fallbacks=fallbacks,
+            fallbacks=fallbacks + extra,
             trace=tuple(trace),
             policy_kind=self.kind,
             tier=choice.tier,
@@ -240,3 +246,24 @@ def serving_chain(
     same = [c.key for c in generic if c.tier_rank == rank]
     higher = [c.key for c in generic if c.tier_rank > rank]
     return list(dict.fromkeys(explicit + same + escalation + higher))
+
+
+def route_fallbacks(
+    allowed: tuple[str, ...], chain: tuple[str, ...], eligibility: Eligibility, trace: list[str]
+) -> tuple[str, ...]:
+    """The models the route allows as fallbacks, after the policy's chain, in the route's order; those that
+    cannot serve the request are left out, and the trace says why."""
+    extra = []
+    for key in allowed:
+        if key in chain or key in extra:
+            continue
+        if key in eligibility.eligible:
+            extra.append(key)
+        else:
+            trace.append(f"the route allows {key}, which cannot serve: {eligibility.reason(key)}")
+    return tuple(extra)
+
+
+def fallbacks_trace(model: str, named: tuple[str, ...], allowed: tuple[str, ...]) -> str:
+    line = f"model {model}; fallbacks (models the policy names): {format_keys(named)}"
+    return f"{line}; then (models the route allows): {format_keys(allowed)}" if allowed else line

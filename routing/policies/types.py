@@ -110,6 +110,7 @@ class RoutingContext:
     classification: str | None = None
     embed: Embedder | None = None
     router: QualityRouter | None = None
+    allowed_fallbacks: tuple[str, ...] = ()  # models the route allows as fallbacks beyond the policy's
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,42 @@ def test_fallbacks_and_escalations_never_leave_the_models_the_policy_names():
     assert decision.trace[-1] == "model sim/cheap-8k; fallbacks (models the policy names): sim/mid"
 
 
+def test_a_model_the_route_allows_follows_the_policys_fallbacks_and_the_trace_says_which_is_which():
+    two = compile_policy(
+        {"kind": "rules", "rules": [{"when": {}, "model": "sim/cheap-8k"}], "default": "sim/mid"}
+    )
+
+    decision = two.decide(request(), context(allowed_fallbacks=("sim/premium", "sim/mid")))
+
+    assert (decision.model, decision.fallbacks) == ("sim/cheap-8k", ("sim/mid", "sim/premium"))
+    assert decision.trace[-1] == (
+        "model sim/cheap-8k; fallbacks (models the policy names): sim/mid;"
+        " then (models the route allows): sim/premium"
+    )
+
+
+def test_a_model_the_route_allows_that_cannot_serve_the_request_is_left_out_with_the_reason():
+    one = compile_policy({"kind": "rules", "rules": [], "default": "sim/mid"})
+
+    decision = one.decide(
+        request("long", input_tokens=10_000), context(allowed_fallbacks=("sim/cheap-8k", "sim/cheap"))
+    )
+
+    assert decision.fallbacks == ("sim/cheap",)
+    assert "the route allows sim/cheap-8k, which cannot serve: context window 8,192" in "\n".join(
+        decision.trace
+    )
+
+
+def test_a_cascade_keeps_its_chain_and_adds_the_models_the_route_allows_after_it():
+    cascade = compile_policy({"kind": "cascade", "chain": ["sim/cheap", "sim/mid"]})
+
+    decision = cascade.decide(request(), context(allowed_fallbacks=("sim/premium",)))
+
+    assert decision.cascade.chain == ("sim/cheap", "sim/mid")
+    assert decision.fallbacks == ("sim/mid", "sim/premium")
+
+
 def test_a_model_whose_context_window_is_too_small_is_dropped_with_the_reason():
     decision = always("sim/cheap-8k").decide(request("long", input_tokens=10_000), context())
 
