@@ -12,7 +12,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 
@@ -23,8 +23,8 @@ from routing.gateway.live import record_outcome
 from routing.gateway.redis_client import get_async_redis, outage
 from routing.gateway.resilience import CircuitBreaker, Degrading, LocalBreaker, LocalTokenBucket, TokenBucket
 from routing.gateway.snapshot import ModelEntry, RouteEntry, RoutingSnapshot
-from routing.policies import answer_confidence
-from routing.policies.types import Decision, RouteRequest
+from routing.policies import answer_confidence, answer_kind, structured_confidence
+from routing.policies.types import CascadePlan, Decision, RouteRequest
 from routing.providers.base import (
     CallBudget,
     ChatRequest,
@@ -249,14 +249,15 @@ def _entries(snapshot: RoutingSnapshot, keys: tuple[str, ...]) -> list[ModelEntr
 
 
 async def _first_success(
-    entries: list[ModelEntry], chat: Work, attempts: list[dict], budget: CallBudget
+    entries: list[ModelEntry], chat: Work, attempts: list[dict], budget: CallBudget, later: int = 0
 ):
-    """The first model of `entries` that answers, with its position; raises when none does."""
+    """The first model of `entries` that answers, with its position; raises when none does. `later`
+    models may be called after these, so each leaves them their share of the deadline."""
     error = None
     for position, entry in enumerate(entries):
         if _out_of_budget(budget, entry, attempts):
             break
-        result, failure = await _call(entry, chat, attempts, budget, len(entries) - position)
+        result, failure = await _call(entry, chat, attempts, budget, len(entries) - position + later)
         if result is not None:
             return position, entry, result
         if failure is not None and failure.request_fault:
@@ -299,27 +300,97 @@ def _execution(result, entry, attempts, *, fallbacks_used: int, escalations: int
     )
 
 
+@dataclass
+class _Cascade:
+    """One cascade's run. Every model of the chain but the last answers whole and is judged; the first
+    answer judged good enough serves. Otherwise the last model serves unjudged (then the route's allowed
+    fallbacks, should it fail), so a stream can pass it through as it arrives. Every answer is paid."""
+
+    snapshot: RoutingSnapshot
+    plan: CascadePlan
+    chat: ChatRequest
+    request: RouteRequest
+    budget: CallBudget
+    judged: list[ModelEntry]
+    last: list[ModelEntry]
+    attempts: list[dict] = field(default_factory=list)
+    spent: list[CompletionResult] = field(default_factory=list)  # every answer and every judgement
+    escalations: int = 0
+
+    @classmethod
+    def of(cls, snapshot, decision: Decision, chat: ChatRequest, request: RouteRequest, budget: CallBudget):
+        chain = _entries(snapshot, decision.cascade.chain)
+        allowed = _entries(snapshot, tuple(k for k in decision.fallbacks if k not in decision.cascade.chain))
+        return cls(snapshot, decision.cascade, chat, request, budget, chain[:-1], chain[-1:] + allowed)
+
+    async def accepted(self) -> Execution | None:
+        """The first judged answer good enough to serve; None when the last model must answer."""
+        start = 0
+        while start < len(self.judged):
+            try:
+                position, entry, result = await _first_success(
+                    self.judged[start:], self.chat, self.attempts, self.budget, later=len(self.last)
+                )
+            except ExecutionFailed as exc:
+                if exc.request_fault:
+                    raise
+                return None
+            start += position + 1
+            if await self._good(result):
+                return self.served(result, entry)
+            self.escalations += 1
+        return None
+
+    async def _good(self, result: CompletionResult) -> bool:
+        self.spent.append(result)
+        confidence, judgement = await _confidence(
+            self.snapshot, self.plan, self.chat, self.request, result, self.budget
+        )
+        self.spent.extend([judgement] if judgement is not None else [])
+        kind = answer_kind(result.tool_calls, self.chat.response_format)
+        self.attempts[-1].update(confidence=round(confidence, 3), judged_as=kind)
+        return confidence >= self.plan.threshold
+
+    def served(self, result: CompletionResult, entry: ModelEntry, *, fallbacks_used: int = 0) -> Execution:
+        return _execution(
+            result,
+            entry,
+            self.attempts,
+            fallbacks_used=fallbacks_used,
+            escalations=self.escalations,
+            spent=self.spent,
+        )
+
+    def last_served(self, position: int, entry: ModelEntry, result: CompletionResult) -> Execution:
+        """The last model answered (or, at `position` 1 and on, one of the route's allowed fallbacks)."""
+        self.spent.append(result)
+        return self.served(result, entry, fallbacks_used=position)
+
+
 async def _execute_cascade(
     snapshot, decision: Decision, chat: ChatRequest, request: RouteRequest, budget: CallBudget
 ) -> Execution:
-    """Call the cheapest model, escalate while confidence is under the threshold; every answer is paid."""
-    plan = decision.cascade
-    chain = _entries(snapshot, plan.chain)
-    attempts: list[dict] = []
-    spent: list[CompletionResult] = []  # every answer and every judgement: all of them are paid
-    answers = 0
-    start = 0
-    while True:
-        position, entry, result = await _first_success(chain[start:], chat, attempts, budget)
-        spent.append(result)
-        answers += 1
-        start += position + 1
-        confidence, judgement = await _confidence(snapshot, plan, request, result, budget)
-        if judgement is not None:
-            spent.append(judgement)
-        attempts[-1]["confidence"] = round(confidence, 3)
-        if confidence >= plan.threshold or start >= len(chain):
-            return _execution(result, entry, attempts, fallbacks_used=0, escalations=answers - 1, spent=spent)
+    cascade = _Cascade.of(snapshot, decision, chat, request, budget)
+    if (accepted := await cascade.accepted()) is not None:
+        return accepted
+    return cascade.last_served(*await _first_success(cascade.last, chat, cascade.attempts, budget))
+
+
+async def _stream_cascade(
+    snapshot, decision: Decision, chat: ChatRequest, request: RouteRequest, budget: CallBudget
+) -> AsyncIterator[StreamDelta | Execution]:
+    """An accepted answer goes out whole the moment it is judged; the last model's stream passes through
+    chunk by chunk as it arrives."""
+    cascade = _Cascade.of(snapshot, decision, chat, request, budget)
+    if (accepted := await cascade.accepted()) is not None:
+        yield StreamDelta(text=accepted.result.text, tool_calls=accepted.result.tool_calls)
+        yield accepted
+        return
+    async for event in _first_stream(cascade.last, chat, cascade.attempts, budget):
+        if isinstance(event, StreamDelta):
+            yield event
+        else:
+            yield cascade.last_served(event.position, event.entry, event.result)
 
 
 JUDGE_PROMPT = (
@@ -329,9 +400,13 @@ JUDGE_PROMPT = (
 
 
 async def _confidence(
-    snapshot, plan, request: RouteRequest, result: CompletionResult, budget: CallBudget
+    snapshot, plan, chat: ChatRequest, request: RouteRequest, result: CompletionResult, budget: CallBudget
 ) -> tuple[float, CompletionResult | None]:
-    """The confidence in an answer, and the judge's paid reply when a judge gave it."""
+    """The confidence in an answer, and the judge's paid reply when a judge gave it. A tool call or
+    structured output is judged by whether it is valid, not by its wording."""
+    structured = structured_confidence(result.text, result.tool_calls, chat.tools, chat.response_format)
+    if structured is not None:
+        return structured, None
     if plan.check != "judge" or plan.judge_model not in snapshot.models:
         return answer_confidence(result.text, request), None
     prompt = JUDGE_PROMPT.format(question=request.text[:4000], answer=result.text[:4000])
@@ -365,16 +440,43 @@ async def execute_stream(
     """Stream from the first model that starts answering; fall back only before the first delta.
 
     The deadline bounds the time to the first delta; once a model streams, it may finish its answer.
-    A cascade must read a whole answer before it can judge it, so its final answer is replayed as one delta.
+    A cascade reads each answer it judges whole (see `_stream_cascade`).
     """
     if decision.cascade is not None:
-        execution = await execute(snapshot, decision, chat, request, budget)
-        yield StreamDelta(text=execution.result.text, tool_calls=execution.result.tool_calls)
-        yield execution
+        async for event in _stream_cascade(snapshot, decision, chat, request, budget):
+            yield event
         return
     attempts: list[dict] = []
+    async for event in _first_stream(
+        _entries(snapshot, (decision.model, *decision.fallbacks)), chat, attempts, budget
+    ):
+        if isinstance(event, StreamDelta):
+            yield event
+        else:
+            yield _execution(
+                event.result,
+                event.entry,
+                attempts,
+                fallbacks_used=event.position,
+                escalations=0,
+                spent=[event.result],
+            )
+
+
+@dataclass(frozen=True)
+class _Streamed:
+    """The end of a stream: which model of the chain answered, and its whole answer."""
+
+    position: int
+    entry: ModelEntry
+    result: CompletionResult
+
+
+async def _first_stream(
+    entries: list[ModelEntry], chat: ChatRequest, attempts: list[dict], budget: CallBudget
+) -> AsyncIterator[StreamDelta | _Streamed]:
+    """The deltas of the first model of `entries` that starts answering, then its `_Streamed` end."""
     error = None
-    entries = _entries(snapshot, (decision.model, *decision.fallbacks))
     for position, entry in enumerate(entries):
         if _out_of_budget(budget, entry, attempts):
             break
@@ -394,9 +496,7 @@ async def execute_stream(
                         yield event
                     else:
                         await _succeeded(entry, event, attempts)
-                        yield _execution(
-                            event, entry, attempts, fallbacks_used=position, escalations=0, spent=[event]
-                        )
+                        yield _Streamed(position, entry, event)
                         return
         except (ProviderError, TimeoutError) as exc:
             exc = exc if isinstance(exc, ProviderError) else _slice_timeout(seconds)

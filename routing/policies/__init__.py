@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from routing.policies.base import Policy, unfit_reason
-from routing.policies.cascade import CascadePolicy, answer_confidence, judge_prompt, parse_judge_score
+from routing.policies.cascade import (
+    CascadePolicy,
+    answer_confidence,
+    answer_kind,
+    judge_prompt,
+    parse_judge_score,
+    structured_confidence,
+)
 from routing.policies.complexity import ComplexityPolicy, ComplexityScore, score_complexity
 from routing.policies.cost_aware import CostAwarePolicy
 from routing.policies.hybrid import HybridPolicy
@@ -81,11 +88,13 @@ __all__ = [
     "RoutingContext",
     "SpecError",
     "answer_confidence",
+    "answer_kind",
     "compile_policy",
     "estimate_tokens",
     "judge_prompt",
     "parse_classification",
     "parse_judge_score",
     "score_complexity",
+    "structured_confidence",
     "unfit_reason",
 ]

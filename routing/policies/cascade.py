@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from jsonschema.exceptions import SchemaError
+from jsonschema.validators import validator_for
+from referencing.exceptions import Unresolvable
 
 from routing.policies.base import Choice, Eligibility, Policy, format_keys
 from routing.policies.complexity import score_complexity
@@ -78,6 +83,69 @@ def answer_confidence(text: str, request: RouteRequest) -> float:
         penalty += 0.15
     score = max(0.0, 1.0 - penalty)
     return round(min(score, 0.1) if REFUSAL.search(text) else score, 3)
+
+
+JSON_FORMATS = ("json_object", "json_schema")
+
+
+def answer_kind(tool_calls: Sequence[Mapping], response_format: Mapping | None) -> str:
+    """What an answer is, for judging: "tool_calls", "structured" (JSON the request asked for) or "prose"."""
+    if tool_calls:
+        return "tool_calls"
+    return "structured" if (response_format or {}).get("type") in JSON_FORMATS else "prose"
+
+
+def structured_confidence(
+    text: str, tool_calls: Sequence[Mapping], tools: Sequence[Mapping] | None, response_format: Mapping | None
+) -> float | None:
+    """1.0 for a valid tool call or valid structured output, 0.0 for an invalid one, None for prose.
+
+    Tool calls are valid when each names a tool the request offered and its arguments parse as a JSON
+    object matching that tool's `parameters` schema; structured output when the text parses as a JSON
+    object matching the `json_schema` the request gave (any object, for `json_object`). Their wording says
+    nothing about them, so `answer_confidence` judges prose only.
+    """
+    kind = answer_kind(tool_calls, response_format)
+    if kind == "tool_calls":
+        offered = offered_tools(tools)
+        return float(all(_valid_tool_call(call, offered) for call in tool_calls))
+    if kind == "structured":
+        schema = ((response_format or {}).get("json_schema") or {}).get("schema")
+        return float(_valid_json(text, schema))
+    return None
+
+
+def offered_tools(tools: Sequence[Mapping] | None) -> dict[str, Any]:
+    """The request's tools by name, each with its parameters schema (None when it has none)."""
+    functions = ((tool.get("function") or tool) for tool in tools or () if isinstance(tool, Mapping))
+    return {f.get("name"): f.get("parameters") for f in functions if isinstance(f, Mapping)}
+
+
+def _valid_tool_call(call: Mapping, offered: dict[str, Any]) -> bool:
+    function = call.get("function") or {}
+    name = function.get("name")
+    return name in offered and _valid_json(function.get("arguments"), offered[name])
+
+
+def _valid_json(raw: Any, schema: Any) -> bool:
+    """Whether `raw` (JSON text, or a value already parsed) is a JSON object that `schema` allows."""
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(value, dict) and _schema_allows(schema, value)
+
+
+def _schema_allows(schema: Any, value: Any) -> bool:
+    """Whether `value` matches a JSON schema; a schema that is not a valid one rules nothing out."""
+    if not isinstance(schema, Mapping):
+        return True
+    validator = validator_for(schema)
+    try:
+        validator.check_schema(schema)
+        return validator(schema).is_valid(value)
+    except (SchemaError, Unresolvable):
+        return True
 
 
 def judge_prompt(request: RouteRequest, answer: str) -> list[dict[str, str]]:

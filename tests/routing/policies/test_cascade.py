@@ -2,7 +2,15 @@
 
 import pytest
 
-from routing.policies import CascadePlan, answer_confidence, compile_policy, judge_prompt, parse_judge_score
+from routing.policies import (
+    CascadePlan,
+    answer_confidence,
+    answer_kind,
+    compile_policy,
+    judge_prompt,
+    parse_judge_score,
+    structured_confidence,
+)
 from tests.routing.policies.catalog import EXAMPLES, context, example, request, spec_error
 
 POLICY = compile_policy(EXAMPLES["cascade"])
@@ -128,3 +136,100 @@ def test_a_bad_cascade_spec_is_reported_with_its_path(changes, path, words):
 
     assert error.path == path
     assert words in error.message
+
+
+# -- answers that are not prose: tool calls and structured output -------------------------------------
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+            "required": ["city"],
+        },
+    },
+}
+NOW = {"type": "function", "function": {"name": "now"}}
+
+
+def call(name: str, arguments: str) -> dict:
+    return {"id": "call_1", "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+@pytest.mark.parametrize(
+    "calls",
+    [
+        [call("get_weather", '{"city": "Paris"}')],
+        [call("get_weather", '{"city": "Paris", "days": 3}'), call("now", "{}")],
+    ],
+)
+def test_a_tool_call_naming_an_offered_tool_with_valid_arguments_is_judged_good(calls):
+    assert structured_confidence("", calls, [WEATHER, NOW], None) == 1.0
+
+
+@pytest.mark.parametrize(
+    "calls",
+    [
+        [call("get_forecast", '{"city": "Paris"}')],  # a tool the request did not offer
+        [call("get_weather", '{"city": "Paris"')],  # arguments that do not parse
+        [call("get_weather", '["Paris"]')],  # arguments that are not an object
+        [call("get_weather", '{"days": 3}')],  # a required property missing
+        [call("get_weather", '{"city": "Paris", "days": "three"}')],  # a property of the wrong type
+        [call("now", "{}"), call("get_weather", "{}")],  # one bad call of two
+    ],
+)
+def test_a_tool_call_to_an_unknown_tool_or_with_bad_arguments_is_judged_bad(calls):
+    assert structured_confidence("", calls, [WEATHER, NOW], None) == 0.0
+
+
+def test_a_tool_call_is_judged_by_its_validity_even_when_prose_comes_with_it():
+    hedged = "I'm not sure, maybe this might work?"
+
+    assert structured_confidence(hedged, [call("now", "{}")], [NOW], None) == 1.0
+
+
+SCHEMA_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "capital",
+        "schema": {
+            "type": "object",
+            "properties": {"country": {"type": "string"}, "capital": {"type": "string"}},
+            "required": ["country", "capital"],
+        },
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "text, response_format, score",
+    [
+        ('{"country": "France", "capital": "Paris"}', SCHEMA_FORMAT, 1.0),
+        ('{"country": "France"}', SCHEMA_FORMAT, 0.0),
+        ('{"country": "France", "capital": 7}', SCHEMA_FORMAT, 0.0),
+        ("The capital of France is Paris.", SCHEMA_FORMAT, 0.0),
+        ('{"anything": true}', {"type": "json_object"}, 1.0),
+        ('{"cut": "short', {"type": "json_object"}, 0.0),
+        ('"just a string"', {"type": "json_object"}, 0.0),
+    ],
+)
+def test_structured_output_is_judged_by_whether_it_parses_and_matches_its_schema(
+    text, response_format, score
+):
+    assert structured_confidence(text, (), None, response_format) == score
+
+
+def test_a_schema_that_is_not_valid_judges_the_output_by_parsing_alone():
+    broken = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "no-such-type"}}}
+
+    assert structured_confidence('{"a": 1}', (), None, broken) == 1.0
+    assert structured_confidence("not json", (), None, broken) == 0.0
+
+
+def test_prose_is_left_to_the_wording_heuristic():
+    assert structured_confidence("Paris.", (), [WEATHER], {"type": "text"}) is None
+    assert answer_kind((), {"type": "text"}) == "prose"
+    assert answer_kind([call("now", "{}")], {"type": "json_object"}) == "tool_calls"
+    assert answer_kind((), {"type": "json_object"}) == "structured"
