@@ -15,7 +15,12 @@ class Score(models.Model):
         ONLINE = "online", "scored by a worker after the call"
         FEEDBACK = "feedback", "sent by a user"
 
-    call = models.ForeignKey("routing.Call", on_delete=models.CASCADE, related_name="scores")
+    # No database constraint: the call table is partitioned by time, and a foreign key could point at it
+    # only through a key holding started_at. Scores are written for stored calls only, and go with their
+    # calls: on delete here, and before routing drops an expired partition (analytics.services).
+    call = models.ForeignKey(
+        "routing.Call", on_delete=models.CASCADE, related_name="scores", db_constraint=False
+    )
     scorer = models.CharField(max_length=64)
     version = models.CharField(max_length=64)
     value = models.FloatField(null=True, blank=True, help_text="In [0, 1]; empty when it could not score.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -222,3 +222,13 @@ def feedback_pending_purge(*, now=None) -> int:
     """Drop held feedback whose call never arrived (a made-up id, or a call that failed to record)."""
     cutoff = (now or timezone.now()) - timedelta(days=PENDING_FEEDBACK_DAYS)
     return PendingFeedback.objects.filter(created_at__lt=cutoff).delete()[0]
+
+
+def call_scores_expire(start: datetime, end: datetime) -> bool:
+    """Before routing drops the calls started in [start, end) (retention): delete their scores, once the
+    roll-ups have folded every one; False, keeping the calls for now, while some wait."""
+    scores = Score.objects.filter(call__started_at__gte=start, call__started_at__lt=end)
+    if scores.filter(rolled_up=False).exists():
+        return False
+    scores.delete()
+    return True

@@ -44,6 +44,14 @@ app.conf.beat_schedule = {
         "task": "analytics.tasks.analytics_refresh_task",
         "schedule": ANALYTICS_REFRESH_SECONDS,
     },
+    "call-partitions-ensure": {
+        "task": "routing.tasks.call_partitions_ensure_task",
+        "schedule": crontab(hour=3, minute=10),
+    },
+    "call-partitions-expire": {
+        "task": "routing.tasks.call_partitions_expire_task",
+        "schedule": crontab(hour=3, minute=40),
+    },
     "weekly-reports": {
         "task": "analytics.tasks.weekly_reports_task",
         "schedule": crontab(hour=7, minute=0, day_of_week=1),

@@ -262,6 +262,9 @@ GATEWAY_FALLBACK_RESERVE_SECONDS = env_float("GATEWAY_FALLBACK_RESERVE_SECONDS",
 # -- call records, scoring and jobs -----------------------------------------------------------------------
 
 CALL_TEXT_MAX_CHARS = env_int("CALL_TEXT_MAX_CHARS", 20_000, minimum=0)
+# Calls older than this many days are dropped a month-partition at a time, once the roll-ups hold them
+# (routing/partitions.py); unset or 0 keeps every call.
+CALL_RETENTION_DAYS = env_int("CALL_RETENTION_DAYS", 0, minimum=0) or None
 WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
 # A webhook URL comes from an API key's holder: in production it may only reach public addresses, so a
 # key cannot make the workers POST into the private network (SSRF); on a development machine, anything.

@@ -6,8 +6,8 @@ those apps own, routing names the interface here and they register an implementa
 
 - experiments: the running experiments (`LiveExperiment`s, which assign a user to a variant), and the
   recorded answers the replay provider serves;
-- analytics: the validation of a route's `scoring` settings, and what happens once calls are stored
-  (scoring them).
+- analytics: the validation of a route's `scoring` settings, what happens once calls are stored
+  (scoring them), and before old calls are dropped (their scores go too).
 
 Unregistered, routing runs on its own: no experiments, no recorded answers, scoring settings refused
 unless empty, nothing done after calls are stored.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -57,6 +58,7 @@ class _Hooks:
     recorded_answer: Callable[[str, str, str], RecordedAnswer | None] = lambda dataset, model, prompt: None
     scoring_validate: Callable[..., None] | None = None
     calls_stored: list[Callable[[list[str]], None]] = field(default_factory=list)
+    calls_expiring: list[Callable[[datetime, datetime], bool]] = field(default_factory=list)
 
 
 hooks = _Hooks()
@@ -83,6 +85,13 @@ def register_calls_stored(callback: Callable[[list[str]], None]) -> None:
         hooks.calls_stored.append(callback)
 
 
+def register_calls_expiring(callback: Callable[[datetime, datetime], bool]) -> None:
+    """`callback(start, end)` runs before the calls started in [start, end) are dropped (retention), in the
+    same transaction: it removes what refers to them, or returns False to keep them for now."""
+    if callback not in hooks.calls_expiring:
+        hooks.calls_expiring.append(callback)
+
+
 def scoring_validate(scoring: Any, *, model_enabled: Callable[[str], bool]) -> None:
     if hooks.scoring_validate is not None:
         hooks.scoring_validate(scoring, model_enabled=model_enabled)
@@ -93,3 +102,7 @@ def scoring_validate(scoring: Any, *, model_enabled: Callable[[str], bool]) -> N
 def calls_stored(call_ids: list[str]) -> None:
     for callback in hooks.calls_stored:
         callback(call_ids)
+
+
+def calls_expiring(start: datetime, end: datetime) -> bool:
+    return all(callback(start, end) for callback in hooks.calls_expiring)

@@ -322,12 +322,13 @@ def calls_claim_sql() -> str:
 
     Routing owns the writes to its call table: a roll-up composes this into its own statement
     (`WITH claimed AS (<this>) ...`) so that the claim and the fold commit together, exactly once per call.
+    Matching on started_at as well as id lets each claimed row be found in its own partition only.
     """
     table = Call._meta.db_table
     return f"""
     UPDATE {table} SET rolled_up = true
-    WHERE id IN (
-        SELECT id FROM {table}
+    WHERE (id, started_at) IN (
+        SELECT id, started_at FROM {table}
         WHERE NOT rolled_up AND experiment_id IS NOT NULL
         ORDER BY recorded_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED
     )
