@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from asgiref.sync import async_to_sync
 from django.test import AsyncClient
@@ -22,11 +23,14 @@ def stream_events(adapter, target, request, received: list | None = None) -> lis
     return async_to_sync(read)()
 
 
-def chat_stream(body: dict, auth: dict, path: str = "/v1/chat/completions") -> tuple:
+def chat_stream(
+    body: dict, auth: dict, path: str = "/v1/chat/completions", arrivals: list | None = None
+) -> tuple:
     """POST `body` to `path` with Django's ASGI test client and read the answer to its end in the same
     event loop, as a server does: the gateway starts a stream before it answers (a stream that fails
     before its first byte gets a real status), so the stream's upstream connection belongs to the loop
-    that served the request. `auth` is the test client's HTTP_AUTHORIZATION entry."""
+    that served the request. `auth` is the test client's HTTP_AUTHORIZATION entry; `arrivals`, if given,
+    gets each chunk with the time it arrived (`time.perf_counter()`)."""
 
     async def post():
         response = await AsyncClient().post(
@@ -37,6 +41,9 @@ def chat_stream(body: dict, auth: dict, path: str = "/v1/chat/completions") -> t
         )
         if not response.streaming:
             return response, response.content
-        return response, b"".join([chunk async for chunk in response.streaming_content])
+        chunks = [] if arrivals is None else arrivals
+        async for chunk in response.streaming_content:
+            chunks.append((time.perf_counter(), chunk))
+        return response, b"".join(chunk for _, chunk in chunks)
 
     return async_to_sync(post)()

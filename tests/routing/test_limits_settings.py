@@ -79,6 +79,26 @@ def test_the_api_sets_a_routes_attempts_and_deadline(staff_api, live_route):
     assert Route.objects.get(name="support-bot").max_attempts == 2
 
 
+def test_the_api_sets_a_routes_allowed_fallbacks_in_order_and_refuses_unknown_models(staff_api, live_route):
+    fallbacks = ["simulator/claude-opus-4-1", "simulator/gpt-4o"]
+    response = staff_api.patch("/api/v1/routes/support-bot", {"allowed_fallbacks": fallbacks}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["allowed_fallbacks"] == fallbacks
+    refused = staff_api.patch(
+        "/api/v1/routes/support-bot", {"allowed_fallbacks": ["simulator/gpt-5"]}, format="json"
+    )
+    assert refused.status_code == 400 and "allowed_fallbacks" in refused.json()["error"]["fields"]
+    assert Route.objects.get(name="support-bot").allowed_fallbacks == fallbacks
+
+
+def test_a_route_created_through_the_api_takes_its_limits_and_allowed_fallbacks(staff_api, live_route):
+    body = {"name": "triage", "max_attempts": 3, "allowed_fallbacks": ["simulator/gpt-4o"]}
+    response = staff_api.post("/api/v1/routes", body, format="json")
+    assert response.status_code == 201, response.content
+    route = Route.objects.get(name="triage")
+    assert (route.max_attempts, route.allowed_fallbacks) == (3, ["simulator/gpt-4o"])
+
+
 def test_staff_without_the_permission_cannot_change_limits(client, staff_user, live_route):
     from rest_framework.test import APIClient
 
@@ -92,9 +112,16 @@ def test_staff_without_the_permission_cannot_change_limits(client, staff_user, l
     )
     client.force_login(staff_user)
     assert client.post("/routes/support-bot/limits", {"max_attempts": 2}).status_code == 403
+    fallbacks = {"allowed_fallbacks": ["simulator/gpt-4o"]}
+    assert api.patch("/api/v1/routes/support-bot", fallbacks, format="json").status_code == 403
+    assert (
+        client.post("/routes/support-bot/limits", {"allowed_fallbacks": "simulator/gpt-4o"}).status_code
+        == 403
+    )
     assert client.get(f"/routes/support-bot/keys/{live_route.api_key.id}/limits").status_code == 403
     assert ApiKey.objects.get(id=live_route.api_key.id).requests_per_minute is None
     assert Route.objects.get(name="support-bot").max_attempts is None
+    assert Route.objects.get(name="support-bot").allowed_fallbacks == []
 
 
 def test_the_route_page_saves_the_budget_attempts_and_deadline(client, routing_writer, live_route):
@@ -115,6 +142,27 @@ def test_the_route_page_saves_the_budget_attempts_and_deadline(client, routing_w
     errors = refused.context["limits_form"].errors
     assert set(errors) == {"max_attempts", "deadline_seconds"}
     assert Route.objects.get(name="support-bot").max_attempts == 3
+
+
+def test_the_route_page_saves_the_allowed_fallbacks_in_the_order_typed(client, routing_writer, live_route):
+    client.force_login(routing_writer)
+    assert 'name="allowed_fallbacks"' in client.get("/routes/support-bot/").content.decode()
+
+    typed = "simulator/claude-opus-4-1, simulator/gpt-4o"
+    assert client.post("/routes/support-bot/limits", {"allowed_fallbacks": typed}).status_code == 302
+    assert Route.objects.get(name="support-bot").allowed_fallbacks == [
+        "simulator/claude-opus-4-1",
+        "simulator/gpt-4o",
+    ]
+    page = client.get("/routes/support-bot/").content.decode()
+    assert f'value="{typed}"' in page and "<code>simulator/claude-opus-4-1</code>" in page
+
+    refused = client.post("/routes/support-bot/limits", {"allowed_fallbacks": "simulator/gpt-5"})
+    assert refused.status_code == 400
+    assert (
+        "unknown or disabled model(s): simulator/gpt-5"
+        in refused.context["limits_form"].errors["allowed_fallbacks"][0]
+    )
 
 
 def test_a_key_made_on_the_route_page_carries_its_limits_and_its_limits_page_edits_them(

@@ -101,3 +101,27 @@ def test_a_policy_whose_chain_names_two_models_never_calls_a_third(
     assert response.status_code == 502
     assert _requests_to(live_route, "gpt-4o-mini") > 0 and _requests_to(live_route, "gpt-4o") > 0
     assert _requests_to(live_route, "claude-opus-4-1") == 0
+
+
+def test_a_model_the_route_allows_serves_as_a_fallback_named_so_in_the_trace_and_no_other_is_called(
+    client, live_route, settings, django_capture_on_commit_callbacks
+):
+    from routing import services
+
+    settings.GATEWAY_MAX_ATTEMPTS = 10  # room for every model, were it in the chain
+    spec = {"kind": "rules", "rules": [], "default": "simulator/gpt-4o-mini"}  # names one model
+    with django_capture_on_commit_callbacks(execute=True):
+        version = services.policy_create(route=live_route.route, name="one-model", spec=spec)
+        services.route_set_live_policy(route=live_route.route, version=version)
+        services.route_update(route=live_route.route, allowed_fallbacks=["simulator/claude-opus-4-1"])
+    _fault(live_route, model="gpt-4o-mini", error_rate=1.0)
+
+    response = _ask(client, live_route)
+
+    assert response.status_code == 200, response.content
+    assert response["x-routelab-model"] == "simulator/claude-opus-4-1"
+    assert response.json()["routelab"]["trace"][-1] == (
+        "model simulator/gpt-4o-mini; fallbacks (models the policy names): none;"
+        " then (models the route allows): simulator/claude-opus-4-1"
+    )
+    assert _requests_to(live_route, "gpt-4o") == 0  # neither named by the policy nor allowed by the route
