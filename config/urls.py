@@ -10,6 +10,7 @@ from routing.gateway.endpoint import not_found as gateway_not_found
 from routing.gateway.messages import messages
 from routing.gateway.models_list import model_retrieve, models_list
 from routing.gateway.proxy import chat_completions
+from routing.gateway.responses import responses
 
 FAVICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
@@ -45,6 +46,7 @@ urlpatterns = [
     path("v1/chat/completions", chat_completions, name="chat-completions"),
     path("v1/messages", messages, name="messages"),
     path("v1/embeddings", embeddings, name="embeddings"),
+    path("v1/responses", responses, name="responses"),
     path("v1/models", models_list, name="models-list"),
     path("v1/models/<path:model>", model_retrieve, name="model-retrieve"),
     re_path(r"^v1/(?P<path>.*)$", gateway_not_found, name="gateway-not-found"),
