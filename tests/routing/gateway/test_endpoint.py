@@ -21,6 +21,8 @@ KEY_ENDPOINTS = {
     "/api/v1/jobs/{job_id}": ("get", f"/api/v1/jobs/{uuid.uuid4()}"),
     "/api/v1/calls/{call_id}/feedback": ("post", f"/api/v1/calls/{uuid.uuid4().hex}/feedback"),
     "/v1/messages": ("post", "/v1/messages"),
+    "/v1/embeddings": ("post", "/v1/embeddings"),
+    "/v1/responses": ("post", "/v1/responses"),
     "/v1/models": ("get", "/v1/models"),
     "/v1/models/{model}": ("get", "/v1/models/route:x"),
 }
