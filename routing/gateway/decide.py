@@ -158,8 +158,10 @@ async def route_decided(
 
 
 def _check_embedding_model(snapshot: RoutingSnapshot, policy: PolicyEntry) -> None:
-    named = (snapshot.models.get(model_key) for model_key in policy.policy.serving_models())
-    if not any(entry is not None and entry.candidate.embeddings for entry in named):
+    """A policy that names models must name an embedding model to serve embeddings; one that names none
+    (a cost-aware or hybrid policy over the whole registry) chooses among the registry's."""
+    named = [snapshot.models.get(model_key) for model_key in policy.policy.serving_models()]
+    if named and not any(entry is not None and entry.candidate.embeddings for entry in named):
         raise GatewayError(
             400,
             f"The route's policy {policy.label} names no embedding model: add one (a registry model"

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from routing.gateway.anthropic_wire import event
-from routing.gateway.chat_body import BodyError
+from routing.gateway.chat_body import BodyError, _object
 from routing.providers.base import CompletionResult, StreamDelta
 
 PASSED = ("model", "temperature", "top_p", "stream", "user", "metadata", "parallel_tool_calls")
@@ -77,12 +77,6 @@ def _list(value: Any, path: str) -> list:
     return value
 
 
-def _object(value: Any, path: str) -> dict:
-    if not isinstance(value, dict):
-        raise BodyError(path, "Must be a JSON object.")
-    return value
-
-
 def _instructions(instructions: Any) -> list[dict]:
     if instructions is None or instructions == "":
         return []
@@ -133,9 +127,11 @@ def _message(item: dict, path: str) -> dict:
     if isinstance(content, str):
         return {"role": role, "content": content}
     parts = [_part(part, f"{path}.content[{i}]") for i, part in enumerate(_list(content, f"{path}.content"))]
-    if role != "user":  # only a user's turn may hold images; the others are text
-        return {"role": role, "content": "".join(part["text"] for part in parts if part["type"] == "text")}
-    return {"role": role, "content": parts}
+    if role == "user":
+        return {"role": role, "content": parts}
+    if any(part["type"] != "text" for part in parts):  # only a user's turn may hold images
+        raise BodyError(f"{path}.content", f"A {role} message holds text only.")
+    return {"role": role, "content": "".join(part["text"] for part in parts)}
 
 
 def _part(part: Any, path: str) -> dict:

@@ -188,3 +188,14 @@ def test_an_anthropic_model_cannot_be_an_embedding_model():
             supports_embeddings=True,
         )
     assert "supports_embeddings" in refused.value.message_dict
+
+
+@pytest.mark.django_db
+def test_a_policy_over_the_whole_registry_embeds_with_the_registrys_embedding_model(
+    client, live_route, embedder
+):
+    version = services.policy_create(route=live_route.route, name="any", spec={"kind": "hybrid"})
+    services.route_set_live_policy(route=live_route.route, version=version)
+    response = _post(client, live_route, {"input": "hi"})
+    assert response.status_code == 200, response.content
+    assert response["x-routelab-model"] == "simulator/text-embedding-3-large"

@@ -110,6 +110,10 @@ def test_a_string_input_is_one_user_message_and_json_object_format_asks_for_json
             "input[0].content[0].type",
         ),
         ({"input": [{"type": "function_call_output", "output": "x"}]}, "input[0].call_id"),
+        (
+            {"input": [{"role": "system", "content": [{"type": "input_image", "image_url": "u"}]}]},
+            "input[0].content",
+        ),
         ({"input": []}, "input"),
         ([], ""),
     ],
