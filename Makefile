@@ -37,6 +37,7 @@ test: install system-deps
 	$(VENV)/bin/pytest
 
 bench: install
+	@command -v hey >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq hey >/dev/null; }
 	$(PY) bench/decisions.py
 	$(PY) bench/proxy_overhead.py
 	$(PY) bench/report_time.py

@@ -7,7 +7,6 @@ records reach PostgreSQL a few seconds after the answer: feedback on a call stil
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
 from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
@@ -18,6 +17,7 @@ from routing.gateway.body import json_body
 from routing.gateway.endpoint import key_endpoint
 from routing.gateway.errors import GatewayError
 from routing.gateway.recorder import recent_call_route
+from routing.gateway.threads import in_db_thread
 from routing.models import Call
 
 COMMENT_MAX_CHARS = 2000
@@ -79,7 +79,7 @@ class PendingFeedbackSerializer(serializers.Serializer):
 async def call_feedback(request, *, key, snapshot, call_id):
     feedback = _feedback_from(request)
     route_ids = {snapshot.routes[name].id for name in key.route_names if name in snapshot.routes}
-    score, created = await sync_to_async(_record)(call_id, route_ids, feedback)
+    score, created = await in_db_thread(_record)(call_id, route_ids, feedback)
     if score is None:
         return JsonResponse(_pending_body(call_id), status=202)
     return JsonResponse(ScoreOutputSerializer(score).data, status=201 if created else 200)

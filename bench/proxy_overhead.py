@@ -1,20 +1,27 @@
-"""The proxy's added latency over calling the simulator directly: `python bench/proxy_overhead.py`.
+"""The proxy's added latency over calling a fixed-answer upstream directly: `python bench/proxy_overhead.py`.
 
-Starts the simulator (no artificial latency) and routelab under uvicorn as separate processes, then
-sends an open-loop load at fixed rates for a fixed time, once straight to the simulator and once
-through routelab's /v1/chat/completions, and prints p50 and p99 of each and their difference. Latency
-is measured from each request's scheduled send time, so queueing under load is counted, not hidden.
-Uses the database and Redis of the environment (the embedded ones when DATABASE_URL/REDIS_URL are unset).
+Starts a fixed-answer OpenAI-compatible upstream (bench/fixed_upstream.py) and routelab under uvicorn
+with two workers, as docker-compose runs it, each in processes of their own, then drives load with
+Debian's `hey` (a Go program, so the load generator does not share a Python process or much CPU with
+the proxy): once straight to the upstream and once through routelab's /v1/chat/completions, for a fixed
+time per rate. `hey` paces each of its workers at a fixed rate (50 requests/s each here) and sends a
+worker's next request only on its next tick, so a proxy that cannot keep up shows as an achieved rate
+below the asked one, not as a hidden queue. Prints the achieved rate, errors, p50 and p99 of each path
+and their differences (the proxy's added latency). Uses the database and Redis of the environment (the
+embedded ones when DATABASE_URL/REDIS_URL are unset).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import csv
+import io
+import json
 import os
-import statistics
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,10 +30,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+HEY_WORKER_RATE = 50  # requests per second per hey worker
 BODY = {"messages": [{"role": "user", "content": "What is the capital of France?"}], "max_tokens": 30}
 
 
-def _setup(simulator_url: str) -> str:
+def _setup(upstream_url: str) -> str:
     import django
 
     django.setup()
@@ -37,7 +45,7 @@ def _setup(simulator_url: str) -> str:
     from routing.models import Route
 
     call_command("migrate", interactive=False, verbosity=0)
-    registry_seed_simulator(base_url=f"{simulator_url}/v1", name="bench-sim")
+    registry_seed_simulator(base_url=f"{upstream_url}/v1", name="bench-sim")
     Route.objects.filter(name="bench").update(live_policy=None)
     route, _ = Route.objects.get_or_create(name="bench")
     spec = {"kind": "rules", "rules": [], "default": "bench-sim/gpt-4o-mini"}
@@ -54,7 +62,7 @@ def _setup(simulator_url: str) -> str:
 
 def _start(args: list[str], url: str) -> subprocess.Popen:
     process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             httpx.get(url, timeout=1)
@@ -65,94 +73,87 @@ def _start(args: list[str], url: str) -> subprocess.Popen:
     raise SystemExit(f"{args[0]} did not start serving {url}")
 
 
-async def _load(url: str, headers: dict, body: dict, rate: int, seconds: float) -> tuple[list[float], int]:
-    latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
-    async with httpx.AsyncClient(timeout=30, limits=limits, headers=headers) as client:
-
-        async def one(scheduled: float) -> None:
-            nonlocal errors
-            try:
-                response = await client.post(url, json=body)
-                ok = response.status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            if ok:
-                latencies.append((time.perf_counter() - scheduled) * 1000)
-            else:
-                errors += 1
-
-        start = time.perf_counter() + 0.1
-        tasks = []
-        for i in range(int(rate * seconds)):
-            scheduled = start + i / rate
-            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-            tasks.append(asyncio.create_task(one(scheduled)))
-        await asyncio.gather(*tasks)
-    return latencies, errors
+def hey(url: str, headers: dict, body: dict, rate: int, seconds: float) -> dict:
+    """One open-loop run of `hey` at `rate` requests/s: achieved rate, errors, and latencies (ms)."""
+    workers = max(2, rate // HEY_WORKER_RATE)
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
+        json.dump(body, file)
+        file.flush()
+        args = ["hey", "-z", f"{seconds}s", "-c", str(workers), "-q", f"{rate / workers:g}", "-m", "POST"]
+        args += ["-T", "application/json", "-D", file.name, "-o", "csv", "-t", "30"]
+        for name, value in headers.items():
+            args += ["-H", f"{name}: {value}"]
+        output = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rows = list(csv.DictReader(io.StringIO(output)))
+    latencies = sorted(float(r["response-time"]) * 1000 for r in rows if r["status-code"] == "200")
+    return {"achieved": len(rows) / seconds, "errors": len(rows) - len(latencies), "ms": latencies}
 
 
 def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", type=int, nargs="+", default=[100, 500])
+    parser.add_argument("--rates", type=int, nargs="+", default=[100, 300, 500, 1000])
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--sim-port", type=int, default=8911)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--upstream-port", type=int, default=8911)
     parser.add_argument("--port", type=int, default=8912)
     args = parser.parse_args()
-    python = sys.executable
-    sim_url = f"http://127.0.0.1:{args.sim_port}"
-    simulator = _start(
-        [python, "manage.py", "run_simulator", "--port", str(args.sim_port), "--time-scale", "0"],
-        f"{sim_url}/v1/models",
+    if shutil.which("hey") is None:
+        raise SystemExit("needs Debian's hey (apt-get install hey; `make bench` installs it)")
+    upstream_url = f"http://127.0.0.1:{args.upstream_port}"
+    upstream = _start(
+        [sys.executable, "bench/fixed_upstream.py", "--port", str(args.upstream_port)],
+        f"{upstream_url}/v1/models",
     )
     try:
-        key = _setup(sim_url)
-        web = _start(
-            [
-                python,
-                "-m",
-                "uvicorn",
-                "config.asgi:application",
-                "--port",
-                str(args.port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            f"http://127.0.0.1:{args.port}/api/schema/",
-        )
+        key = _setup(upstream_url)
+        web = _start(_uvicorn(args), f"http://127.0.0.1:{args.port}/api/schema/")
         try:
-            _report(args, sim_url, key)
+            _report(args, upstream_url, key)
         finally:
             web.terminate()
+            web.wait(timeout=30)
     finally:
-        simulator.terminate()
+        upstream.terminate()
 
 
-def _report(args, sim_url: str, key: str) -> None:
-    direct = (f"{sim_url}/v1/chat/completions", {}, {**BODY, "model": "gpt-4o-mini"})
+def _uvicorn(args) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "config.asgi:application",
+        "--port",
+        str(args.port),
+        "--workers",
+        str(args.workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+
+
+def _report(args, upstream_url: str, key: str) -> None:
+    direct = (f"{upstream_url}/v1/chat/completions", {}, {**BODY, "model": "gpt-4o-mini"})
     proxied = (f"http://127.0.0.1:{args.port}/v1/chat/completions", {"Authorization": f"Bearer {key}"}, BODY)
-    asyncio.run(_load(*proxied, rate=20, seconds=1))  # warm the snapshot and the connection pools
-    print(f"proxy overhead, open-loop load for {args.seconds:.0f} s per rate (milliseconds)")
-    print(f"{'rate/s':>7} {'path':<9} {'ok':>6} {'errors':>6} {'p50':>8} {'p99':>8} {'mean':>8}")
+    hey(*proxied, rate=100, seconds=5)  # warm every worker's snapshot and connection pools
+    print(
+        f"proxy overhead: hey, {args.seconds:.0f} s per rate, {args.workers} uvicorn workers (milliseconds)"
+    )
+    print(f"{'rate/s':>7} {'path':<9} {'achieved':>9} {'errors':>6} {'p50':>8} {'p99':>8}")
     for rate in args.rates:
-        rows = {}
-        for name, (url, headers, body) in (("direct", direct), ("routelab", proxied)):
-            latencies, errors = asyncio.run(_load(url, headers, body, rate, args.seconds))
-            rows[name] = latencies
+        runs = {}
+        for name, target in (("direct", direct), ("routelab", proxied)):
+            run = runs[name] = hey(*target, rate=rate, seconds=args.seconds)
             print(
-                f"{rate:>7} {name:<9} {len(latencies):>6} {errors:>6} {_pct(latencies, 0.5):>8.2f} "
-                f"{_pct(latencies, 0.99):>8.2f} {statistics.fmean(latencies or [0]):>8.2f}"
+                f"{rate:>7} {name:<9} {run['achieved']:>9.1f} {run['errors']:>6} "
+                f"{_pct(run['ms'], 0.5):>8.2f} {_pct(run['ms'], 0.99):>8.2f}"
             )
-        p50 = _pct(rows["routelab"], 0.5) - _pct(rows["direct"], 0.5)
-        p99 = _pct(rows["routelab"], 0.99) - _pct(rows["direct"], 0.99)
-        print(f"{rate:>7} {'overhead':<9} {'':>6} {'':>6} {p50:>8.2f} {p99:>8.2f}")
+        added = [_pct(runs["routelab"]["ms"], q) - _pct(runs["direct"]["ms"], q) for q in (0.5, 0.99)]
+        print(f"{rate:>7} {'added':<9} {'':>9} {'':>6} {added[0]:>8.2f} {added[1]:>8.2f}")
 
 
 if __name__ == "__main__":

@@ -8,13 +8,19 @@ Everything else gets the full stack. Every response, of either, carries an `x-re
 own when it sent a sane one, else a new one, so a client's log line and the server's meet.
 """
 
+import asyncio
+import contextlib
+import io
 import os
 import re
 import uuid
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
-from django.core.handlers.asgi import ASGIHandler
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
+from django.urls import set_script_prefix
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_application = get_asgi_application()
@@ -24,14 +30,47 @@ GATEWAY_PREFIXES = ("/v1/", "/api/v1/jobs/")
 
 
 class GatewayHandler(ASGIHandler):
-    """Django's ASGI handler with an empty middleware stack, and without a thread per request.
+    """Django's ASGI handler cut to what a gateway request needs: no middleware, no thread per request,
+    no request signals, and the body read into memory.
 
     Django wraps each request in a ThreadSensitiveContext, which starts a new thread for the request's
-    sync work (its signal receivers). Gateway requests share one long-lived thread for that instead.
+    sync work, and sends `request_started` and `request_finished`, whose receivers are sync functions, so
+    each costs a hop to a thread and back. A gateway request does no sync work in steady state; the few
+    functions that reach the database run through `routing.gateway.threads.in_db_thread`, which does the
+    connection upkeep those receivers did. The body is capped at DATA_UPLOAD_MAX_MEMORY_SIZE plus one
+    byte, the rest drained unread, so a too-large body is still the 413 Django would give.
     """
 
     async def __call__(self, scope, receive, send):
         await self.handle(scope, receive, send)
+
+    async def handle(self, scope, receive, send):
+        try:
+            body = await read_capped_body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        request, error_response = self.create_request(scope, io.BytesIO(body))
+        if request is None:
+            await self.send_response(error_response, send)
+            return
+        await self._serve_until_disconnect(request, receive, send)
+
+    async def _serve_until_disconnect(self, request, receive, send):
+        """The view's response sent; the view cancelled if the client hangs up first, as Django does."""
+        serving = asyncio.create_task(self._serve(request, send))
+        listening = asyncio.create_task(self.listen_for_disconnect(receive))
+        await asyncio.wait((serving, listening), return_when=asyncio.FIRST_COMPLETED)
+        for task in (listening, serving):
+            if not task.done():
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RequestAborted):
+                await task
+
+    async def _serve(self, request, send):
+        response = await self.run_get_response(request)
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.send_response(response, send)
 
     def load_middleware(self, is_async=False):
         self._view_middleware = []
@@ -39,6 +78,21 @@ class GatewayHandler(ASGIHandler):
         self._exception_middleware = []
         get_response = self._get_response_async if is_async else self._get_response
         self._middleware_chain = convert_exception_to_response(get_response)
+
+
+async def read_capped_body(receive, limit: int | None) -> bytes:
+    """The request body, at most `limit` + 1 bytes of it kept (enough for the size check to refuse it)."""
+    chunks, kept = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise RequestAborted()
+        chunk = message.get("body", b"")
+        if limit is None or kept <= limit:
+            chunks.append(chunk)
+            kept += len(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 gateway_application = GatewayHandler()

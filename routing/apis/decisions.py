@@ -4,7 +4,6 @@ behind Django's single thread for sync views."""
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
 from django.http import JsonResponse
 from rest_framework import serializers
 
@@ -16,6 +15,7 @@ from routing.gateway.endpoint import key_endpoint
 from routing.gateway.errors import GatewayError
 from routing.gateway.jobs import job_payload
 from routing.gateway.record import CallDraft, new_call_id, now_iso
+from routing.gateway.threads import in_db_thread
 from routing.models import Job
 from routing.services import job_create
 
@@ -72,7 +72,7 @@ async def route_decision(request, *, key, snapshot):
 async def _enqueue(routed, data: dict) -> dict:
     """Route now, call later: a worker runs the call; the client polls the job or gets a webhook."""
     body = {key: value for key, value in data.items() if key not in {"execute", "webhook_url", "stream"}}
-    job = await sync_to_async(job_create)(routed=routed, data=body, webhook_url=data.get("webhook_url", ""))
+    job = await in_db_thread(job_create)(routed=routed, data=body, webhook_url=data.get("webhook_url", ""))
     return {
         "job_id": str(job.id),
         "status": job.status,
@@ -84,7 +84,7 @@ async def _enqueue(routed, data: dict) -> dict:
 @key_endpoint("GET", responses={200: JobSerializer})
 async def job_status(request, *, key, snapshot, job_id):
     """A job's status and its result, for a key of the job's route."""
-    job = await sync_to_async(Job.objects.select_related("route").filter(id=job_id).first)()
+    job = await in_db_thread(Job.objects.select_related("route").filter(id=job_id).first)()
     if job is None or job.route.name not in key.route_names:
         raise GatewayError(404, f"No job {job_id} for this key.", type="not_found_error")
     return JsonResponse(job_payload(job))

@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass, field
 
 import redis
-from asgiref.sync import sync_to_async
 from django.db import DatabaseError, transaction
 from django.db.models import F
 
 from routing.gateway.redis_client import get_redis, outage
+from routing.gateway.threads import in_db_thread
 from routing.hooks import LiveExperiment, hooks
 from routing.learning.selectors import UnknownRouter, predictor_of, trained_router_get
 from routing.models import ApiKey, Model, PolicyVersion, Route, RoutingGeneration
@@ -216,7 +216,7 @@ class SnapshotCache:
             return self.fresh() or self._refresh()
 
     async def aget(self) -> RoutingSnapshot:
-        return self.fresh() or await sync_to_async(self.get)()
+        return self.fresh() or await in_db_thread(self.get)()
 
     def policy(self, version_id: int) -> PolicyEntry:
         """A compiled policy version; versions not yet in the snapshot are loaded once."""

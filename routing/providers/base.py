@@ -24,6 +24,8 @@ from typing import Any, ClassVar
 import httpx
 from asgiref.sync import async_to_sync
 
+from routing.providers.transport import AiohttpTransport
+
 MILLION = Decimal(1_000_000)
 COST_QUANTUM = Decimal("0.00000001")
 RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
@@ -542,9 +544,8 @@ class ProviderAdapter:
         return client
 
     def _new_aclient(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            timeout=self.timeouts.httpx(), transport=self._transport, limits=self._limits
-        )
+        transport = self._transport or AiohttpTransport(self._limits)
+        return httpx.AsyncClient(timeout=self.timeouts.httpx(), transport=transport, limits=self._limits)
 
     async def _acomplete_alone(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
         async with self._new_aclient() as client:

@@ -13,8 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-from asgiref.sync import sync_to_async
-
+from routing.gateway.threads import in_db_thread
 from routing.providers.base import (
     CallBudget,
     ChatRequest,
@@ -83,7 +82,7 @@ class ReplayAdapter(ProviderAdapter):
         reused and closed by Django as usual and see the caller's open transaction. thread_sensitive=False
         would open a connection per pool thread that Django never closes."""
         dataset, prompt = _dataset_name(target), last_user_text(request)
-        lookup = sync_to_async(self.lookup, thread_sensitive=True)
+        lookup = in_db_thread(self.lookup)
         return _found(await lookup(dataset, target.model_id, prompt), dataset, target)
 
     def _result(self, target, request, record: RecordedAnswerLike, started: float, first: float | None):

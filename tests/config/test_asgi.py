@@ -1,6 +1,10 @@
-import pytest
+import asyncio
 
-from config.asgi import is_gateway_path
+import httpx
+import pytest
+from django.core.signals import request_started
+
+from config.asgi import is_gateway_path, read_capped_body
 
 
 @pytest.mark.parametrize(
@@ -18,3 +22,51 @@ from config.asgi import is_gateway_path
 )
 def test_only_key_authenticated_endpoints_skip_the_middleware(path, gateway):
     assert is_gateway_path(path) is gateway
+
+
+def _chat(url: str, key: str, content: str, **headers) -> httpx.Response:
+    body = {"messages": [{"role": "user", "content": content}]}
+    headers = {"Authorization": f"Bearer {key}", **headers}
+    return httpx.post(f"{url}/v1/chat/completions", json=body, headers=headers, timeout=30)
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_gateway_request_sends_no_request_signals_and_is_answered(asgi_server, live_route):
+    started = []
+
+    def count(**kwargs):
+        started.append(kwargs)
+
+    request_started.connect(count)
+    try:
+        response = _chat(asgi_server, live_route.key, "What is the capital of France?")
+        assert response.status_code == 200, response.text
+        assert started == []  # no hop to a thread for Django's sync receivers
+        assert httpx.get(f"{asgi_server}/admin/login/").status_code == 200
+        assert len(started) == 1  # the rest of the site still gets the full handler
+    finally:
+        request_started.disconnect(count)
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_body_over_the_limit_is_a_json_413_without_being_kept_whole(asgi_server, live_route, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    response = _chat(asgi_server, live_route.key, "x" * 50_000)
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "request_too_large"
+    assert _chat(asgi_server, live_route.key, "What is the capital of France?").status_code == 200
+
+
+@pytest.mark.parametrize("limit", [10, None])
+def test_the_capped_body_keeps_one_byte_past_the_limit_at_most(limit):
+    chunks = [b"a" * 8, b"b" * 8, b"c" * 8]
+    messages = [{"type": "http.request", "body": c, "more_body": i < 2} for i, c in enumerate(chunks)]
+
+    async def receive():
+        return messages.pop(0)
+
+    body = asyncio.run(read_capped_body(receive, limit))
+    assert body == (b"a" * 8 + b"b" * 8 if limit else b"".join(chunks))
+    assert messages == []  # the rest was drained, so the connection stays usable
