@@ -322,15 +322,19 @@ def calls_claim_sql() -> str:
 
     Routing owns the writes to its call table: a roll-up composes this into its own statement
     (`WITH claimed AS (<this>) ...`) so that the claim and the fold commit together, exactly once per call.
-    Matching on started_at as well as id lets each claimed row be found in its own partition only.
+    The call table is partitioned by started_at (routing/partitions.py): the picked rows are found again
+    by id through each partition's primary key, within their started_at range, so partitions outside it
+    are pruned when the statement starts and no plan ever scans a whole partition, whatever the estimates.
     """
     table = Call._meta.db_table
     return f"""
-    UPDATE {table} SET rolled_up = true
-    WHERE (id, started_at) IN (
+    WITH picked AS MATERIALIZED (
         SELECT id, started_at FROM {table}
         WHERE NOT rolled_up AND experiment_id IS NOT NULL
         ORDER BY recorded_at LIMIT %(batch)s FOR UPDATE SKIP LOCKED
     )
+    UPDATE {table} SET rolled_up = true
+    WHERE id = ANY (ARRAY(SELECT id FROM picked))
+        AND started_at BETWEEN (SELECT MIN(started_at) FROM picked) AND (SELECT MAX(started_at) FROM picked)
     RETURNING experiment_id, phase, variant, user_hash, cost, latency_ms, status, fallbacks_used,
         started_at, metadata, ttft_ms"""
