@@ -121,28 +121,49 @@ async def record_outcome(model_key: str, latency_ms: float, ok: bool) -> None:
 _unsent: dict[str, float] = {}
 
 
-async def counters_add(amounts: dict[str, float], ttl_seconds: int = 3 * 86400) -> None:
-    """Add to shared daily counters (a route's spend, a key's tokens); kept here while Redis fails."""
+COUNTER_TTL_SECONDS = 3 * 86400
+
+
+def counters_take(amounts: dict[str, float]) -> dict[str, float]:
+    """Add `amounts` to this process's pending tally and take the whole tally out for one round trip;
+    nothing while Redis is known to be down (the tally waits for the next call that reaches it).
+    Taken out before the round trip, so a concurrent call never sends the same amounts again."""
     for key, amount in amounts.items():
         if amount > 0:
             _unsent[key] = _unsent.get(key, 0.0) + amount
     if not _unsent or outage.skipping():
-        return
-    # Taken out before the round trip, so a concurrent call never sends the same amounts again
+        return {}
     pending = dict(_unsent)
     _unsent.clear()
+    return pending
+
+
+def counters_queue(pipe, pending: dict[str, float], ttl_seconds: int = COUNTER_TTL_SECONDS) -> None:
+    """The additions of `pending` on a Redis pipeline (a transaction, so they land all or none)."""
+    for key, amount in pending.items():
+        pipe.incrbyfloat(key, amount).expire(key, ttl_seconds)
+
+
+def counters_put_back(pending: dict[str, float]) -> None:
+    """Redis failed: the amounts wait in the tally for the next call that reaches Redis."""
+    outage.failed()
+    for key, amount in pending.items():
+        _unsent[key] = _unsent.get(key, 0.0) + amount
+
+
+async def counters_add(amounts: dict[str, float], ttl_seconds: int = COUNTER_TTL_SECONDS) -> None:
+    """Add to shared daily counters (a route's spend, a key's tokens); kept here while Redis fails."""
+    if not (pending := counters_take(amounts)):
+        return
     try:
         async with get_async_redis().pipeline(transaction=True) as pipe:
-            for key, amount in pending.items():
-                pipe.incrbyfloat(key, amount).expire(key, ttl_seconds)
+            counters_queue(pipe, pending, ttl_seconds)
             await pipe.execute()
     except redis.RedisError:
-        outage.failed()
-        for key, amount in pending.items():  # kept for the next call that reaches Redis
-            _unsent[key] = _unsent.get(key, 0.0) + amount
+        counters_put_back(pending)
 
 
-async def record_spend(route_id: int | None, key_id: int | None, cost: float, tokens: int) -> None:
+def spend_amounts(route_id: int | None, key_id: int | None, cost: float, tokens: int) -> dict[str, float]:
     """A call's spend on its route's budget, and its tokens and spend on its key's daily usage."""
     amounts = {}
     if route_id is not None:
@@ -150,7 +171,11 @@ async def record_spend(route_id: int | None, key_id: int | None, cost: float, to
     if key_id is not None:
         key_tokens, key_spend = key_usage_keys(key_id)
         amounts |= {key_tokens: float(tokens), key_spend: cost}
-    await counters_add(amounts)
+    return amounts
+
+
+async def record_spend(route_id: int | None, key_id: int | None, cost: float, tokens: int) -> None:
+    await counters_add(spend_amounts(route_id, key_id, cost, tokens))
 
 
 def reset_cache() -> None:

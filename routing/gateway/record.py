@@ -13,7 +13,7 @@ from django.conf import settings
 
 from routing.gateway.decide import Paid, Routed
 from routing.gateway.execute import Execution, ExecutionFailed
-from routing.gateway.live import record_spend
+from routing.gateway.live import spend_amounts
 from routing.gateway.recorder import CallRecord, call_record_aenqueue
 
 
@@ -136,16 +136,16 @@ class CallDraft:
         return call_spend(self.routed.overhead if self.routed is not None else (), execution)
 
     async def _emit(self, record: CallRecord) -> None:
-        """The one record this draft yields: the route's spend today, then the queue. Shielded: a client
-        that hangs up meanwhile cancels the request, never the recording of what it cost."""
+        """The one record this draft yields, with its spend on today's counters, in one round trip.
+        Shielded: a client that hangs up meanwhile cancels the request, never the recording of its cost."""
         self.finished = True
         await asyncio.shield(self._send(record))
 
     @staticmethod
     async def _send(record: CallRecord) -> None:
         tokens = record.input_tokens + record.output_tokens
-        await record_spend(record.route_id, record.api_key_id, float(record.cost), tokens)
-        await call_record_aenqueue(record)
+        spent = spend_amounts(record.route_id, record.api_key_id, float(record.cost), tokens)
+        await call_record_aenqueue(record, counters=spent)
 
 
 def call_spend(overhead: Iterable[Paid], execution: Execution | None = None) -> dict:

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import Q
 
+from routing.gateway.live import counters_put_back, counters_queue, counters_take
 from routing.gateway.pgtext import storable
 from routing.gateway.redis_client import get_async_redis, get_redis, outage
 from routing.hooks import calls_stored
@@ -173,19 +174,22 @@ def spool_drain(client: redis.Redis | None = None) -> int:
     return moved
 
 
-async def call_record_aenqueue(record: CallRecord) -> None:
-    """Into the stream; to this process's spool file while Redis fails (or just failed)."""
+async def call_record_aenqueue(record: CallRecord, counters: dict[str, float] | None = None) -> None:
+    """Into the stream, with the call's additions to the shared daily `counters` in the same round
+    trip; to this process's spool file while Redis fails (or just failed), the counters kept pending."""
+    pending = counters_take(counters or {})
     if outage.skipping():
         await asyncio.to_thread(_spool, record)
         return
     try:
-        pipe = get_async_redis().pipeline(transaction=False)
+        pipe = get_async_redis().pipeline(transaction=bool(pending))
+        counters_queue(pipe, pending)
         pipe.xadd(STREAM, {"record": record.to_json()})
         if record.route_id is not None:
             pipe.set(RECENT.format(record.id), record.route_id, ex=RECENT_SECONDS)
         await pipe.execute()
     except redis.RedisError as exc:
-        outage.failed()
+        counters_put_back(pending)
         logger.warning("call %s: Redis unreachable (%s), spooling to disk", record.id, exc)
         await asyncio.to_thread(_spool, record)
         return

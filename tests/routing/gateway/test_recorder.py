@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from asgiref.sync import async_to_sync
 
+from routing.gateway import live, recorder, redis_client
 from routing.gateway.recorder import (
     DEAD_LETTERS,
     CallRecord,
@@ -81,3 +82,27 @@ def test_an_unreadable_record_is_set_aside(live_route):
     calls_flush()
     assert Call.objects.count() == 1
     assert len(get_redis().xrange(DEAD_LETTERS)) == 1
+
+
+def test_a_record_and_its_counters_travel_together_and_wait_together_while_redis_fails(
+    live_route, monkeypatch
+):
+    counter = f"routelab:test-counter:{uuid.uuid4().hex}"
+    sent = _record(route_id=live_route.route.id)
+    call_record_enqueue(sent, counters={counter: 0.25})
+    assert float(get_redis().get(counter)) == pytest.approx(0.25) and calls_waiting() == 1
+
+    def unreachable():
+        raise redis_client.redis.ConnectionError("Redis is down")
+
+    monkeypatch.setattr(recorder, "get_async_redis", unreachable)
+    spooled = _record(route_id=live_route.route.id)
+    call_record_enqueue(spooled, counters={counter: 1.0})
+    assert live._unsent[counter] == 1.0 and float(get_redis().get(counter)) == pytest.approx(0.25)
+
+    monkeypatch.undo()
+    live.outage._until = float("-inf")  # the pause after the failure is over
+    call_record_enqueue(_record(route_id=live_route.route.id), counters={counter: 0.5})
+    assert float(get_redis().get(counter)) == pytest.approx(1.75) and counter not in live._unsent
+    calls_flush()
+    assert Call.objects.filter(id__in=[sent.id, spooled.id]).count() == 2  # the spool drained on return
