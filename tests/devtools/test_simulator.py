@@ -457,9 +457,19 @@ def test_unknown_simulator_header_values_answer_400_naming_the_header(client, na
 
 
 def test_unknown_paths_answer_404_and_wrong_methods_405(client):
-    assert client.get("/v1/embeddings").status_code == 404
+    assert client.get("/v1/images/generations").status_code == 404
+    assert client.get("/v1/embeddings").status_code == 405
     wrong_method = client.get("/v1/chat/completions")
     assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"
+
+
+def test_embeddings_are_served_over_http_with_their_usage(client):
+    body = {"model": "text-embedding-3-small", "input": ["cat", "dog"], "dimensions": 3}
+    response = client.post("/embeddings", json=body)
+
+    assert response.status_code == 200
+    assert [len(item["embedding"]) for item in response.json()["data"]] == [3, 3]
+    assert response.json()["usage"] == {"prompt_tokens": 2, "total_tokens": 2}
 
 
 def test_an_api_key_is_required_only_when_one_is_configured(client):
