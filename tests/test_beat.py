@@ -9,10 +9,12 @@ def test_every_scheduled_task_is_registered():
         assert entry["task"] in app.tasks, entry["task"]
 
 
-def test_call_records_roll_ups_and_weekly_reports_are_scheduled():
+def test_call_records_partitions_roll_ups_and_weekly_reports_are_scheduled():
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert tasks == {
         "routing.tasks.calls_flush_task",
+        "routing.tasks.call_partitions_ensure_task",
+        "routing.tasks.call_partitions_expire_task",
         "analytics.tasks.analytics_refresh_task",
         "analytics.tasks.weekly_reports_task",
     }
