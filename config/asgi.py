@@ -69,6 +69,8 @@ class GatewayHandler(ASGIHandler):
 
     async def _serve(self, request, send):
         response = await self.run_get_response(request)
+        if not response.streaming and not response.has_header("Content-Length"):
+            response["Content-Length"] = str(len(response.content))  # else uvicorn sends it chunked
         with contextlib.suppress(asyncio.CancelledError):
             await self.send_response(response, send)
 

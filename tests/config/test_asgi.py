@@ -42,6 +42,7 @@ def test_a_gateway_request_sends_no_request_signals_and_is_answered(asgi_server,
     try:
         response = _chat(asgi_server, live_route.key, "What is the capital of France?")
         assert response.status_code == 200, response.text
+        assert int(response.headers["content-length"]) == len(response.content)  # not chunked
         assert started == []  # no hop to a thread for Django's sync receivers
         assert httpx.get(f"{asgi_server}/admin/login/").status_code == 200
         assert len(started) == 1  # the rest of the site still gets the full handler
