@@ -1,10 +1,11 @@
 from django.contrib import admin
 
 from analytics.models import Score
+from routing.admin import ReadOnlyAdmin
 
 
 @admin.register(Score)
-class ScoreAdmin(admin.ModelAdmin):
+class ScoreAdmin(ReadOnlyAdmin):
     """Scores are written by workers and by users' feedback; the admin only reads them."""
 
     list_display = ["call_id", "scorer", "version", "value", "status", "source", "detail", "created_at"]
@@ -12,12 +13,3 @@ class ScoreAdmin(admin.ModelAdmin):
     search_fields = ["call__id", "detail"]
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in Score._meta.get_fields() if field.concrete]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

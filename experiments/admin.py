@@ -1,11 +1,13 @@
-"""Datasets are written by `manage.py import_dataset`; the admin browses them and only toggles exclusion.
+"""Datasets are written by `manage.py import_dataset`; the admin browses them, and edits a dataset's
+description and an item's exclusion through the dataset services (audited).
 
 Experiments and promotions change through their services (validated, locked, audited), from the web UI
-or the REST API; the admin shows them and edits only the hypothesis.
+or the REST API; the admin shows them and edits only the hypothesis, through its service.
 """
 
 from django.contrib import admin
 
+from experiments import services
 from experiments.models import (
     Dataset,
     DatasetItem,
@@ -15,6 +17,7 @@ from experiments.models import (
     RecordedAnswer,
     Variant,
 )
+from routing.admin import ReadOnlyAdmin
 
 
 @admin.register(Dataset)
@@ -26,6 +29,12 @@ class DatasetAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # `manage.py import_dataset --replace` replaces a dataset whole
+
+    def save_model(self, request, obj: Dataset, form, change) -> None:
+        services.dataset_describe(dataset=obj, description=obj.description, user=request.user)
 
     @admin.display(description="models")
     def model_count(self, dataset: Dataset) -> int:
@@ -56,6 +65,12 @@ class DatasetItemAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj: DatasetItem, form, change) -> None:
+        services.dataset_item_exclude(item=obj, excluded=obj.excluded, user=request.user)
 
     @admin.display(description="prompt")
     def short_prompt(self, item: DatasetItem) -> str:
@@ -119,23 +134,17 @@ class ExperimentAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    def save_model(self, request, obj: Experiment, form, change) -> None:
+        services.experiment_hypothesis_set(experiment=obj, hypothesis=obj.hypothesis, user=request.user)
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 
 @admin.register(Promotion)
-class PromotionAdmin(admin.ModelAdmin):
+class PromotionAdmin(ReadOnlyAdmin):
     list_display = ["experiment", "variant", "route", "promoted_by", "promoted_at", "rolled_back_at"]
     list_filter = ["route"]
     list_select_related = ["experiment__route", "variant", "route", "promoted_by"]
     search_fields = ["reason", "experiment__name"]
     readonly_fields = [field.name for field in Promotion._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -210,7 +210,7 @@ ROUTER_HIDDEN = ("state", "heldout_hashes")  # the fitted arrays and the held-ou
 
 
 @admin.register(TrainedRouter)
-class TrainedRouterAdmin(admin.ModelAdmin):
+class TrainedRouterAdmin(ReadOnlyAdmin):
     """Read-only: a trained version is immutable; train the next one with train_router or /routers/."""
 
     list_display = ["name", "version", "family", "embedding_model", "created_by", "created_at"]
@@ -221,12 +221,3 @@ class TrainedRouterAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("state", "heldout_hashes")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

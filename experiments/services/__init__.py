@@ -1,10 +1,17 @@
 """Writes of the experiments app: datasets, the experiment lifecycle, promotions. Import from here."""
 
-from experiments.services.datasets import DatasetFileError, dataset_import, dataset_import_routellm
+from experiments.services.datasets import (
+    DatasetFileError,
+    dataset_describe,
+    dataset_import,
+    dataset_import_routellm,
+    dataset_item_exclude,
+)
 from experiments.services.experiments import (
     ExperimentConflict,
     experiment_create,
     experiment_discard,
+    experiment_hypothesis_set,
     experiment_pause,
     experiment_ramp,
     experiment_resume,
@@ -18,10 +25,13 @@ from experiments.services.promotions import experiment_promote, promotion_rollba
 __all__ = [
     "DatasetFileError",
     "ExperimentConflict",
+    "dataset_describe",
     "dataset_import",
     "dataset_import_routellm",
+    "dataset_item_exclude",
     "experiment_create",
     "experiment_discard",
+    "experiment_hypothesis_set",
     "experiment_pause",
     "experiment_promote",
     "experiment_ramp",

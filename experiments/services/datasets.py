@@ -25,6 +25,7 @@ from django.core.validators import validate_slug
 from django.db import transaction
 
 from experiments.models import Dataset, DatasetItem, RecordedAnswer, prompt_hash
+from routing.audit import audit_record
 
 BATCH_SIZE = 2000
 RESPONSE_SUFFIX = "_response"
@@ -476,3 +477,25 @@ def _quality(value: Any, path: Path, line: int, column: str | None) -> float | N
             path, line, column, f"{value!r} is not a quality: expected True/False, 1/0 or a number >= 0"
         )
     return number
+
+
+@transaction.atomic
+def dataset_describe(*, dataset: Dataset, description: str, user=None) -> Dataset:
+    """A dataset's description, the one field a person edits (its items come from the import); audited."""
+    before = Dataset.objects.select_for_update().get(pk=dataset.pk).description
+    dataset.description = description
+    dataset.save(update_fields=["description"])
+    changes = {"description": [before, description]}
+    audit_record(actor=user, action="dataset.describe", target=dataset, changes=changes)
+    return dataset
+
+
+@transaction.atomic
+def dataset_item_exclude(*, item: DatasetItem, excluded: bool, user=None) -> DatasetItem:
+    """Leave an item out of evaluations and training (a contaminated or broken prompt), or back in."""
+    before = DatasetItem.objects.select_for_update().get(pk=item.pk).excluded
+    item.excluded = excluded
+    item.save(update_fields=["excluded"])
+    action = "dataset_item.exclude" if excluded else "dataset_item.include"
+    audit_record(actor=user, action=action, target=item, changes={"excluded": [before, excluded]})
+    return item

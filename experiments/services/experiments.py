@@ -564,3 +564,14 @@ def _changed(experiment: Experiment, action: str, user, changes: dict[str, Any])
     audit_record(actor=user, action=f"experiment.{action}", target=experiment, changes=changes)
     routing_invalidate_on_commit()
     return experiment
+
+
+@transaction.atomic
+def experiment_hypothesis_set(*, experiment: Experiment, hypothesis: str, user=None) -> Experiment:
+    """An experiment's hypothesis, in any status: it documents the experiment and changes no result."""
+    experiment = experiment_lock(experiment)
+    changes = {"hypothesis": [experiment.hypothesis, hypothesis]}
+    experiment.hypothesis = hypothesis
+    experiment.save(update_fields=["hypothesis"])
+    audit_record(actor=user, action="experiment.hypothesis", target=experiment, changes=changes)
+    return experiment
