@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib
 import logging
 import os
 import subprocess
@@ -18,6 +19,8 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+import redis
 
 EMBEDDED_DB_NAME = "routelab"
 # A Unix socket path must stay under ~107 bytes; deep checkouts put the socket in /tmp instead.
@@ -40,8 +43,6 @@ class EmbeddedMissing(RuntimeError):
 
 
 def _embedded_module(name: str, variable: str):
-    import importlib
-
     try:
         return importlib.import_module(name)
     except ImportError as exc:
@@ -96,8 +97,6 @@ def _redis_socket_path(var_dir: Path) -> Path:
 
 
 def _redis_answers(socket_path: Path) -> bool:
-    import redis
-
     try:
         return bool(redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).ping())
     except (redis.RedisError, OSError):
@@ -149,8 +148,6 @@ def _start_redis(executable: str, var_dir: Path, socket_path: Path) -> None:
 
 def _redis_stop(var_dir: Path) -> None:
     """SHUTDOWN saves the data set (`--save` is on) and exits; the server drops the connection."""
-    import redis
-
     with _file_lock(var_dir / "redis.lock"):
         socket_path = _redis_socket_path(var_dir)
         if _redis_answers(socket_path):

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
+from plotly.offline import get_plotlyjs
 
 from experiments.evaluation import charts, display, selectors, services
 from experiments.evaluation.common import version_label
@@ -240,8 +241,6 @@ def evaluation_attach(request, evaluation_id: int):
 
 @cache
 def _plotly_js() -> str:
-    from plotly.offline import get_plotlyjs
-
     return get_plotlyjs()
 
 

@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 
 from analytics.scorers.base import Score, ScoreInput, Scorer
+from routing.policies.embeddings import embed
 
 Embedder = Callable[[Sequence[str]], Sequence[Sequence[float]]]
 
@@ -26,8 +27,6 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float | None:
 
 
 def _default_embed(texts: Sequence[str]) -> Sequence[Sequence[float]]:
-    from routing.policies.embeddings import embed
-
     return embed(texts)
 
 

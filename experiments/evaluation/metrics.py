@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+import numpy as np
+
 DEFAULT_SWEEP_POINTS = 50
 
 
@@ -271,8 +273,6 @@ def curve_intervals(
     weak-to-strong gap are left out). The points are the figures of the full sample, the thresholds those
     of `sweep_thresholds(scores)`.
     """
-    import numpy as np
-
     thresholds = sweep_thresholds(scores)
     s, weak, strong = (
         np.asarray(values, dtype=np.float64) for values in (scores, weak_quality, strong_quality)
@@ -301,8 +301,6 @@ def curve_intervals(
 
 
 def _interval(values: list[float], level: float) -> tuple[float | None, float | None, float | None]:
-    import numpy as np
-
     point, rest = values[0], np.asarray(values[1:])
     rest = rest[~np.isnan(rest)]
     if math.isnan(point):

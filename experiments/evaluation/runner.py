@@ -38,6 +38,7 @@ from experiments.evaluation.common import (
     curve_rows,
     version_label,
 )
+from experiments.evaluation.live import live_run
 from experiments.evaluation.metrics import CurvePoint
 from experiments.evaluation.replay import Replay, Row, replay_load
 from experiments.models import Evaluation, EvaluationPoint, prompt_hash
@@ -97,8 +98,6 @@ def _outcome(evaluation: Evaluation, on_progress: ProgressCallback | None) -> Ou
         )
     )
     if evaluation.mode == Evaluation.Mode.LIVE:
-        from experiments.evaluation.live import live_run
-
         return live_run(evaluation, versions, on_progress)
     return recorded_run(evaluation, versions, on_progress)
 

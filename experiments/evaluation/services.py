@@ -8,7 +8,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from experiments.models import Dataset, Evaluation, Experiment
+from experiments import tasks
+from experiments.evaluation.common import version_label
+from experiments.models import Dataset, Evaluation, EvaluationPoint, Experiment
+from routing import services as routing_services
 from routing.audit import audit_record
 from routing.models import PolicyVersion
 
@@ -77,9 +80,7 @@ def evaluation_create(
         )
         evaluation.policy_versions.set(versions)
         if enqueue:
-            from experiments.tasks import evaluation_run_task
-
-            transaction.on_commit(lambda: evaluation_run_task.delay(evaluation.id))
+            transaction.on_commit(lambda: tasks.evaluation_run_task.delay(evaluation.id))
     return evaluation
 
 
@@ -134,10 +135,6 @@ def spec_at(spec: dict, threshold: float, *, weak: str, strong: str) -> dict:
 def operating_point_publish(*, evaluation: Evaluation, version: PolicyVersion, threshold: float, user=None):
     """Publish the policy's next version at one threshold of its evaluated curve, the point's figures in
     its note; the threshold must be one the evaluation swept for that version."""
-    from experiments.evaluation.common import version_label
-    from experiments.models import EvaluationPoint
-    from routing import services as routing_services
-
     if version.kind not in SWEPT_KINDS:
         raise ValidationError({"threshold": f"A {version.kind} policy has no threshold to set from a curve."})
     if not evaluation.policy_versions.filter(id=version.id).exists():

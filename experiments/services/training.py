@@ -19,6 +19,7 @@ from django.core.validators import validate_slug
 from django.db import transaction
 from django.utils import timezone
 
+from experiments import tasks
 from experiments.evaluation import metrics
 from experiments.evaluation.replay import later_turn
 from experiments.models import Dataset, RecordedAnswer, RouterTraining, prompt_hash
@@ -194,9 +195,7 @@ def router_training_create(
             name=name, family=family, source=source, parameters=parameters, created_by=creator
         )
         if enqueue:
-            from experiments.tasks import router_training_task
-
-            transaction.on_commit(lambda: router_training_task.delay(run.id))
+            transaction.on_commit(lambda: tasks.router_training_task.delay(run.id))
     return run
 
 
