@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import factory
+from django.test import TestCase
 
 from routing.models import Model, Provider
 
@@ -114,10 +115,9 @@ def publish_live(route, name: str, spec: dict):
     """Make a new policy `name` with `spec` the route's live one, as every process would see it next."""
     from routing import services
     from routing.gateway import live
-    from routing.gateway.snapshot import snapshot_cache
 
-    version = services.policy_create(route=route, name=name, spec=spec)
-    services.route_set_live_policy(route=route, version=version)
-    snapshot_cache.clear()
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the real invalidation, as at commit
+        version = services.policy_create(route=route, name=name, spec=spec)
+        services.route_set_live_policy(route=route, version=version)
     live.reset_cache()
     return version

@@ -8,7 +8,6 @@ from experiments import services as experiments
 from experiments.models import Experiment
 from routing import services as routing
 from routing.gateway.recorder import calls_flush
-from routing.gateway.snapshot import snapshot_cache
 from routing.models import Call
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +34,6 @@ def running(live_route, staff_user, django_capture_on_commit_callbacks):
         Experiment.objects.filter(pk=experiment.pk).update(seed="live-assignment")
         experiment.refresh_from_db()
         experiments.experiment_start(experiment=experiment, user=staff_user)
-    snapshot_cache.clear()
     return experiment
 
 
@@ -102,7 +100,6 @@ def test_targeting_keeps_other_traffic_on_the_live_policy(
             user=staff_user,
         )
         experiments.experiment_start(experiment=experiment, user=staff_user)
-    snapshot_cache.clear()
     assert _route(client, live_route, "user-1", metadata={"feature": "faq"})["experiment"] == "faq-only"
     assert _route(client, live_route, "user-1", metadata={"feature": "billing"})["experiment"] is None
 

@@ -7,6 +7,7 @@ import time
 
 import httpx
 import pytest
+from django.test import TestCase
 
 from devtools.serving import serve_in_thread
 from routing import services
@@ -85,15 +86,14 @@ def test_a_permanent_failure_fails_at_once(client, live_route):
         max_output_tokens=1000,
     )
     route = live_route.route
-    services.policy_create(
-        route=route,
-        name="broken",
-        spec={"kind": "rules", "rules": [], "default": "simulator/no-such-model", "max_fallbacks": 0},
-    )
-    services.route_set_live_policy(route=route, version=route.policies.get(name="broken").versions.get())
-    from routing.gateway.snapshot import snapshot_cache
-
-    snapshot_cache.clear()
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the invalidation at commit, for real
+        services.policy_create(
+            route=route,
+            name="broken",
+            spec={"kind": "rules", "rules": [], "default": "simulator/no-such-model", "max_fallbacks": 0},
+        )
+        version = route.policies.get(name="broken").versions.get()
+        services.route_set_live_policy(route=route, version=version)
     queued = _enqueue(client, live_route)
     assert job_execute(job_id=queued["job_id"], final_attempt=False).status == "failed"
     assert Job.objects.get(id=queued["job_id"]).error_kind == "not_found"
@@ -168,11 +168,9 @@ def test_webhook_addresses_must_be_public_unless_private_networks_are_allowed(se
 @pytest.mark.django_db
 def test_a_job_is_visible_only_to_keys_of_its_route(client, live_route):
     queued = _enqueue(client, live_route)
-    other = services.route_create(name="other")
-    _, other_key = services.api_key_create(name="other", routes=[other])
-    from routing.gateway.snapshot import snapshot_cache
-
-    snapshot_cache.clear()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        other = services.route_create(name="other")
+        _, other_key = services.api_key_create(name="other", routes=[other])
     response = client.get(queued["status_url"], HTTP_AUTHORIZATION=f"Bearer {other_key}")
     assert response.status_code == 404
     assert client.get(queued["status_url"]).status_code == 401
