@@ -130,16 +130,33 @@ def call_partitions_expire(*, retention_days: int | None = None, now: datetime |
 
 def _partition_drop(partition: CallPartition, days: int) -> bool:
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # a table with deferred checks pending cannot go
-        cursor.execute(f"LOCK TABLE {partition.name} IN SHARE MODE")  # no roll-up or late write meanwhile
-        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {partition.name} WHERE {AWAITING_ROLLUP})")
-        if cursor.fetchone()[0] or not hooks.calls_expiring(partition.start, partition.end):
-            logger.info("%s is past retention but not folded into the roll-ups yet", partition.name)
+        if not _lock_if_present(cursor, partition) or not _folded(cursor, partition):
             return False
         cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {partition.name}")
         cursor.execute(f"DROP TABLE {partition.name}")
         _audit_drop(partition, days)
     logger.info("dropped %s: calls started before %s are past retention", partition.name, partition.end)
+    return True
+
+
+def _lock_if_present(cursor, partition: CallPartition) -> bool:
+    """Hold the partition against a roll-up or a late write until the drop commits; False if another run
+    dropped it meanwhile."""
+    cursor.execute(f"SELECT pg_advisory_xact_lock({LOCK}), to_regclass(%s)", [partition.name])
+    if cursor.fetchone()[1] is None:
+        return False
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # a table with deferred checks pending cannot go
+    cursor.execute(f"LOCK TABLE {partition.name} IN SHARE MODE")
+    return True
+
+
+def _folded(cursor, partition: CallPartition) -> bool:
+    """Whether the roll-ups hold every call of the partition, and the apps that refer to its calls (the
+    scores, through routing.hooks) have let them go."""
+    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {partition.name} WHERE {AWAITING_ROLLUP})")
+    if cursor.fetchone()[0] or not hooks.calls_expiring(partition.start, partition.end):
+        logger.info("%s is past retention but not folded into the roll-ups yet", partition.name)
+        return False
     return True
 
 

@@ -98,6 +98,7 @@ def test_retention_drops_only_months_wholly_older_than_the_window_and_audits_it(
     assert Call.objects.filter(id=kept.id).exists()
     audited = AuditEntry.objects.filter(action="call_partition_drop").values_list("target_id", flat=True)
     assert sorted(audited) == sorted(dropped)
+    assert call_partitions_expire(now=NOW) == []
 
 
 def test_retention_waits_until_the_rollups_have_folded_the_months_calls():
