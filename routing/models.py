@@ -316,6 +316,8 @@ class Call(models.Model):
         DECIDED = "decided", "decided (the client calls the model)"
         CANCELLED = "cancelled", "cancelled (the client hung up before the answer)"
 
+    # The table is partitioned by month on started_at (migration 0011, routing/partitions.py): in the
+    # database the primary key is (id, started_at), and nothing may hold a foreign key to it.
     id = models.UUIDField(primary_key=True, editable=False)
     route = models.ForeignKey(Route, null=True, on_delete=models.PROTECT, related_name="calls")
     policy_version = models.ForeignKey(
