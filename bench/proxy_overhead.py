@@ -4,11 +4,12 @@ Starts a fixed-answer OpenAI-compatible upstream (bench/fixed_upstream.py) and r
 with two workers, as docker-compose runs it, each in processes of their own, then drives load with
 Debian's `hey` (a Go program, so the load generator does not share a Python process or much CPU with
 the proxy): once straight to the upstream and once through routelab's /v1/chat/completions, for a fixed
-time per rate. `hey` paces each of its workers at a fixed rate (50 requests/s each here) and sends a
-worker's next request only on its next tick, so a proxy that cannot keep up shows as an achieved rate
-below the asked one, not as a hidden queue. Prints the achieved rate, errors, p50 and p99 of each path
-and their differences (the proxy's added latency). Uses the database and Redis of the environment (the
-embedded ones when DATABASE_URL/REDIS_URL are unset).
+time per rate. `hey` paces each worker at a fixed rate; here several `hey` processes of one worker each
+(25 requests/s apiece) start spread over one period, so requests leave evenly spaced. A worker sends its
+next request only on its next tick after the last answer, so a proxy that cannot keep up shows as an
+achieved rate below the asked one, not as a hidden queue. Prints the achieved rate, errors, p50 and p99
+of each path and their differences (the proxy's added latency). Uses the database and Redis of the
+environment (the embedded ones when DATABASE_URL/REDIS_URL are unset).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-HEY_WORKER_RATE = 50  # requests per second per hey worker
+HEY_PROCESS_RATE = 25  # requests per second from each hey process (one worker each)
 BODY = {"messages": [{"role": "user", "content": "What is the capital of France?"}], "max_tokens": 30}
 
 
@@ -74,19 +75,31 @@ def _start(args: list[str], url: str) -> subprocess.Popen:
 
 
 def hey(url: str, headers: dict, body: dict, rate: int, seconds: float) -> dict:
-    """One open-loop run of `hey` at `rate` requests/s: achieved rate, errors, and latencies (ms)."""
-    workers = max(2, rate // HEY_WORKER_RATE)
+    """`rate` requests/s for `seconds` from staggered `hey` processes: achieved rate, errors, latencies (ms).
+
+    One `hey` paces its workers together, so its requests leave in bursts of its concurrency. Here each
+    process has one worker at HEY_PROCESS_RATE requests/s, and the processes start spread over one
+    period, so requests leave evenly spaced, as from an open-loop generator while the proxy keeps up."""
+    processes = max(1, round(rate / HEY_PROCESS_RATE))
     with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
         json.dump(body, file)
         file.flush()
-        args = ["hey", "-z", f"{seconds}s", "-c", str(workers), "-q", f"{rate / workers:g}", "-m", "POST"]
-        args += ["-T", "application/json", "-D", file.name, "-o", "csv", "-t", "30"]
-        for name, value in headers.items():
-            args += ["-H", f"{name}: {value}"]
-        output = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
-    rows = list(csv.DictReader(io.StringIO(output)))
+        args = _hey_args(url, headers, file.name, rate / processes, seconds)
+        runs = []
+        for _ in range(processes):
+            runs.append(subprocess.Popen(args, stdout=subprocess.PIPE, text=True))
+            time.sleep(1 / rate)
+        rows = [row for run in runs for row in csv.DictReader(io.StringIO(run.communicate()[0]))]
     latencies = sorted(float(r["response-time"]) * 1000 for r in rows if r["status-code"] == "200")
     return {"achieved": len(rows) / seconds, "errors": len(rows) - len(latencies), "ms": latencies}
+
+
+def _hey_args(url: str, headers: dict, body_path: str, rate: float, seconds: float) -> list[str]:
+    args = ["hey", "-z", f"{seconds}s", "-c", "1", "-q", f"{rate:g}", "-m", "POST", "-T", "application/json"]
+    args += ["-D", body_path, "-o", "csv", "-t", "30", "-cpus", "1"]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    return [*args, url]
 
 
 def _pct(values: list[float], q: float) -> float:

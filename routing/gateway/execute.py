@@ -157,12 +157,19 @@ async def _admit(entry: ModelEntry, chat: Work, attempts: list[dict]) -> bool:
     return True
 
 
+async def _outcome_record(model_key: str, latency_ms: float, *, ok: bool) -> None:
+    """A model's outcome on its circuit breaker and on its live latency window: two independent Redis
+    round trips, made at once, so a call waits for one."""
+    shared = breaker()
+    on_breaker = shared.record_success(model_key) if ok else shared.record_failure(model_key)
+    await asyncio.gather(on_breaker, record_outcome(model_key, latency_ms, ok=ok))
+
+
 async def _failed(entry: ModelEntry, exc: ProviderError, started: float, attempts: list[dict]) -> None:
     """Count a model's failure against its breaker and live window, unless the request was at fault."""
     latency = (time.perf_counter() - started) * 1000
     if not exc.request_fault:
-        await breaker().record_failure(entry.key)
-        await record_outcome(entry.key, latency, ok=False)
+        await _outcome_record(entry.key, latency, ok=False)
     attempts.append(
         {
             "model": entry.key,
@@ -176,8 +183,7 @@ async def _failed(entry: ModelEntry, exc: ProviderError, started: float, attempt
 
 
 async def _succeeded(entry: ModelEntry, result: CompletionResult, attempts: list[dict]) -> None:
-    await breaker().record_success(entry.key)
-    await record_outcome(entry.key, result.latency_ms, ok=True)
+    await _outcome_record(entry.key, result.latency_ms, ok=True)
     attempts.append(
         {
             "model": entry.key,
