@@ -42,6 +42,7 @@ bench: install
 	$(PY) bench/proxy_overhead.py
 	$(PY) bench/report_time.py
 	$(PY) bench/faults.py
+	$(PY) bench/ttft.py
 
 lint: install
 	$(VENV)/bin/ruff check .
