@@ -11,6 +11,7 @@ import pytest
 
 from devtools.serving import serve_in_thread
 from routing import services
+from routing.models import Route
 from tests.streams import chat_stream
 from tests.upstreams import receive_json, send_json
 
@@ -46,6 +47,7 @@ class Upstream:
     def __init__(self):
         self.bodies: list[dict] = []
         self.cheap_message: dict = {"role": "assistant", "content": "The capital of France is Paris."}
+        self.failing: set[str] = set()  # models that answer 500
 
     def requests_to(self, model: str) -> int:
         return sum(body["model"] == model for body in self.bodies)
@@ -55,7 +57,9 @@ class Upstream:
             return
         body = await receive_json(receive)
         self.bodies.append(body)
-        if body.get("stream"):
+        if body["model"] in self.failing:
+            await send_json(send, 500, {"error": {"message": "down", "type": "server_error"}})
+        elif body.get("stream"):
             await self._stream(body["model"], send)
         else:
             message = self.cheap_message if body["model"] == "cheap" else self._strong()
@@ -115,7 +119,7 @@ def cascade(django_capture_on_commit_callbacks):
     served = serve_in_thread(upstream, name="cascade-upstream")
     with django_capture_on_commit_callbacks(execute=True):
         provider = services.provider_create(name="up", kind="openai", base_url=f"{served.url}/v1")
-        for model_id, tier in (("cheap", "cheap"), ("strong", "premium")):
+        for model_id, tier in (("cheap", "cheap"), ("strong", "premium"), ("backup", "mid")):
             services.model_create(
                 provider=provider,
                 model_id=model_id,
@@ -230,3 +234,20 @@ def test_a_streamed_answer_the_cascade_accepts_arrives_whole_and_the_strong_mode
     assert [text for _, text in _content_events(arrivals)] == [upstream.cheap_message["content"]]
     assert time.perf_counter() - started < STRONG_PAUSE
     assert (upstream.requests_to("cheap"), upstream.requests_to("strong")) == (1, 0)
+
+
+def test_when_the_strong_model_fails_a_model_the_route_allows_answers_in_its_place(
+    client, cascade, django_capture_on_commit_callbacks
+):
+    upstream, auth = cascade
+    with django_capture_on_commit_callbacks(execute=True):
+        route = Route.objects.get(name="cascading")
+        services.route_update(route=route, allowed_fallbacks=["up/backup"])
+    upstream.cheap_message = {"role": "assistant", "content": "I'm not sure, I don't know."}
+    upstream.failing = {"strong"}
+
+    answer = _ask(client, auth)
+
+    assert answer["routelab"]["model"] == "up/backup"
+    assert (answer["routelab"]["escalations"], answer["routelab"]["fallbacks_used"]) == (1, 1)
+    assert "then (models the route allows): up/backup" in answer["routelab"]["trace"][-1]
