@@ -43,6 +43,8 @@ def _setup(upstream_url: str) -> str:
 
     from devtools.seed import registry_seed_simulator
     from routing import services
+    from routing.gateway.redis_client import get_redis
+    from routing.gateway.resilience import CircuitBreaker
     from routing.models import Route
 
     call_command("migrate", interactive=False, verbosity=0)
@@ -57,6 +59,8 @@ def _setup(upstream_url: str) -> str:
         else services.policy_create(route=route, name="static", spec=spec)
     )
     services.route_set_live_policy(route=route, version=version)
+    shared = get_redis()  # a breaker a previous run left open (its upstream gone) would refuse every call
+    shared.delete(*CircuitBreaker(shared).keys_for("bench-sim/gpt-4o-mini"))
     _, raw = services.api_key_create(name="bench", routes=[route])
     return raw
 
@@ -125,7 +129,7 @@ def main() -> None:
         key = _setup(upstream_url)
         web = _start(_uvicorn(args), f"http://127.0.0.1:{args.port}/api/schema/")
         try:
-            _report(args, upstream_url, key)
+            _report(args, upstream_url, key, web.pid)
         finally:
             web.terminate()
             web.wait(timeout=30)
@@ -149,21 +153,37 @@ def _uvicorn(args) -> list[str]:
     ]
 
 
-def _report(args, upstream_url: str, key: str) -> None:
+def _cpu_seconds(parent: int) -> float:
+    """User plus system CPU time of `parent`'s child processes (the uvicorn workers), from /proc."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a process that ended meanwhile
+        if int(fields[1]) == parent:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _report(args, upstream_url: str, key: str, web_pid: int) -> None:
     direct = (f"{upstream_url}/v1/chat/completions", {}, {**BODY, "model": "gpt-4o-mini"})
     proxied = (f"http://127.0.0.1:{args.port}/v1/chat/completions", {"Authorization": f"Bearer {key}"}, BODY)
     hey(*proxied, rate=100, seconds=5)  # warm every worker's snapshot and connection pools
     print(
         f"proxy overhead: hey, {args.seconds:.0f} s per rate, {args.workers} uvicorn workers (milliseconds)"
     )
-    print(f"{'rate/s':>7} {'path':<9} {'achieved':>9} {'errors':>6} {'p50':>8} {'p99':>8}")
+    print(f"{'rate/s':>7} {'path':<9} {'achieved':>9} {'errors':>6} {'p50':>8} {'p99':>8} {'cpu/req':>8}")
     for rate in args.rates:
         runs = {}
         for name, target in (("direct", direct), ("routelab", proxied)):
+            cpu = _cpu_seconds(web_pid)
             run = runs[name] = hey(*target, rate=rate, seconds=args.seconds)
+            cpu_ms = (_cpu_seconds(web_pid) - cpu) * 1000 / max(1, len(run["ms"]))
             print(
                 f"{rate:>7} {name:<9} {run['achieved']:>9.1f} {run['errors']:>6} "
-                f"{_pct(run['ms'], 0.5):>8.2f} {_pct(run['ms'], 0.99):>8.2f}"
+                f"{_pct(run['ms'], 0.5):>8.2f} {_pct(run['ms'], 0.99):>8.2f} "
+                + (f"{cpu_ms:>8.2f}" if name == "routelab" else "")
             )
         added = [_pct(runs["routelab"]["ms"], q) - _pct(runs["direct"]["ms"], q) for q in (0.5, 0.99)]
         print(f"{rate:>7} {'added':<9} {'':>9} {'':>6} {added[0]:>8.2f} {added[1]:>8.2f}")
