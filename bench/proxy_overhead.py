@@ -154,14 +154,14 @@ def _uvicorn(args) -> list[str]:
 
 
 def _cpu_seconds(parent: int) -> float:
-    """User plus system CPU time of `parent`'s child processes (the uvicorn workers), from /proc."""
+    """User plus system CPU time of uvicorn and its worker processes, from /proc."""
     ticks = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # a process that ended meanwhile
-        if int(fields[1]) == parent:
+        if parent in (int(fields[1]), int(stat.parent.name)):
             ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
 
