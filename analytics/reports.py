@@ -60,7 +60,7 @@ SELECT COUNT(*), SUM(below), SUM(below * below), SUM(n), SUM(n * n), SUM(below *
 
 USER_SUMS = """
 WITH users AS (SELECT * FROM analytics_useraggregate WHERE experiment_id = %s AND phase = %s),
-caps AS (
+caps AS MATERIALIZED (  -- computed once: inlined, a stale row estimate made it one per user (quadratic)
     SELECT percentile_cont(%s) WITHIN GROUP (ORDER BY cost) AS cost,
            percentile_cont(%s) WITHIN GROUP (ORDER BY latency_ms) AS latency_ms
     FROM users
