@@ -3,8 +3,10 @@ naming what is wrong."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -59,8 +61,15 @@ def json_body(request):
 
 def parse_chat_body(request) -> dict:
     """The validated body of a chat request, or a GatewayError naming what is wrong with it."""
-    data = json_body(request)
+    with body_errors_as_400():
+        return validate_chat_body(json_body(request))
+
+
+@contextlib.contextmanager
+def body_errors_as_400() -> Iterator[None]:
+    """A BodyError (validating a chat body, or a wire format's conversion into one) as a 400 naming the
+    field it is about."""
     try:
-        return validate_chat_body(data)
+        yield
     except BodyError as exc:
         raise GatewayError(400, str(exc), param=exc.path or None) from None

@@ -20,10 +20,9 @@ from routing.gateway.anthropic_wire import (
     message_body,
     stream_bytes,
 )
-from routing.gateway.body import json_body
-from routing.gateway.chat_body import BodyError, validate_chat_body
+from routing.gateway.body import body_errors_as_400, json_body
+from routing.gateway.chat_body import validate_chat_body
 from routing.gateway.endpoint import ErrorSerializer, key_endpoint
-from routing.gateway.errors import GatewayError
 from routing.gateway.execute import Execution
 from routing.gateway.proxy import Dialect, serve_chat
 from routing.gateway.record import CallDraft
@@ -80,8 +79,6 @@ ANTHROPIC = Dialect(answer=_answer, stream=_sse, stream_error=error_event, error
 )
 async def messages(request: HttpRequest, *, key, snapshot) -> HttpResponse:
     """Anthropic's Messages API: routed by the key's route, answered (or streamed) in Anthropic's format."""
-    try:
+    with body_errors_as_400():
         body = validate_chat_body(chat_body_from(json_body(request)))
-    except BodyError as exc:
-        raise GatewayError(400, str(exc), param=exc.path or None) from None
     return await serve_chat(body, key=key, snapshot=snapshot, dialect=ANTHROPIC)

@@ -15,10 +15,9 @@ from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
-from routing.gateway.body import json_body
-from routing.gateway.chat_body import BodyError, validate_chat_body
+from routing.gateway.body import body_errors_as_400, json_body
+from routing.gateway.chat_body import validate_chat_body
 from routing.gateway.endpoint import ErrorSerializer, key_endpoint, openai_error
-from routing.gateway.errors import GatewayError
 from routing.gateway.execute import Execution
 from routing.gateway.proxy import Dialect, serve_chat
 from routing.gateway.record import CallDraft
@@ -86,8 +85,6 @@ def _dialect(echo: dict) -> Dialect:
 async def responses(request: HttpRequest, *, key, snapshot) -> HttpResponse:
     """OpenAI's Responses API: routed by the key's route, answered (or streamed) in the Responses format."""
     data = json_body(request)
-    try:
+    with body_errors_as_400():
         body = validate_chat_body(chat_body_from(data))
-    except BodyError as exc:
-        raise GatewayError(400, str(exc), param=exc.path or None) from None
     return await serve_chat(body, key=key, snapshot=snapshot, dialect=_dialect(echo_of(data)))

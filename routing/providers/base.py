@@ -14,7 +14,7 @@ import math
 import random
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC
@@ -577,21 +577,23 @@ class ProviderAdapter:
         url = self.embeddings_endpoint(target)
         body = self.build_embeddings_body(target, request)
         response = await self._aclient.post(url, headers=self.headers(target), json=body)
-        if response.status_code >= 400:
-            raise error_from_response(response, self.error_message(response))
-        try:
-            parsed = self.parse_embeddings(target, response.json())
-        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
-            raise _unreadable("embeddings response", exc) from exc
+        parsed = self._parsed(
+            response, lambda data: self.parse_embeddings(target, data), "embeddings response"
+        )
         return _embedded(target, request, parsed, (time.perf_counter() - started) * 1000)
 
-    def _result_from_response(self, target, request, response: httpx.Response, started: float):
+    def _parsed(self, response: httpx.Response, parse: Callable[[Any], Any], what: str):
+        """`parse` of a provider's JSON answer: an error status as the provider's error, a body that does
+        not read as `what` as an unreadable answer."""
         if response.status_code >= 400:
             raise error_from_response(response, self.error_message(response))
         try:
-            parsed = self.parse_response(target, response.json())
+            return parse(response.json())
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
-            raise _unreadable("response", exc) from exc
+            raise _unreadable(what, exc) from exc
+
+    def _result_from_response(self, target, request, response: httpx.Response, started: float):
+        parsed = self._parsed(response, lambda data: self.parse_response(target, data), "response")
         latency = (time.perf_counter() - started) * 1000
         return self._finish(target, request, parsed, latency_ms=latency, ttft_ms=latency)
 
