@@ -121,3 +121,19 @@ def publish_live(route, name: str, spec: dict):
         services.route_set_live_policy(route=route, version=version)
     live.reset_cache()
     return version
+
+
+def embedding_model_create(*, provider, model_id: str, input_price: str) -> Model:
+    """An embedding model on `provider` with OpenAI's limits for one, through the registry service."""
+    from routing import services
+
+    return services.model_create(
+        provider=provider,
+        model_id=model_id,
+        tier="cheap",
+        input_price_per_mtok=Decimal(input_price),
+        output_price_per_mtok=Decimal("0"),
+        context_window=8191,
+        max_output_tokens=1,
+        supports_embeddings=True,
+    )

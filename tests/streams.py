@@ -47,3 +47,13 @@ def chat_stream(
         return response, b"".join(chunk for _, chunk in chunks)
 
     return async_to_sync(post)()
+
+
+def named_events(chunks: list[bytes]) -> list[tuple[str, dict]]:
+    """Server-sent events written as `event: <name>` and `data: <json>` lines (Anthropic's and the
+    Responses API's streams), each chunk one event, as (name, data) pairs."""
+    out = []
+    for chunk in chunks:
+        name, data = chunk.decode().strip().split("\n")
+        out.append((name.removeprefix("event: "), json.loads(data.removeprefix("data: "))))
+    return out

@@ -9,13 +9,12 @@ from decimal import Decimal
 import openai
 import pytest
 
-from devtools.serving import serve_in_thread
 from devtools.simulator.embeddings_api import vector
 from routing import services
 from routing.gateway.recorder import calls_flush
-from routing.models import Call, Provider
-from tests.e2e.test_anthropic_client import ToolCaller
-from tests.upstreams import route_to_upstream
+from routing.models import Call
+from tests.e2e import test_anthropic_client
+from tests.factories import embedding_model_create
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -27,20 +26,15 @@ WEATHER = {
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 }
 
+tool_route = test_anthropic_client.tool_route  # the tool-calling upstream and its route, reused
+
 
 @pytest.fixture
 def embedding_route(live_route):
     """`live_route`'s simulator with its embedding model registered, and a route `search` whose policy
     names it (after a chat model, which an embeddings request must skip)."""
-    model = services.model_create(
-        provider=live_route.models[0].provider,
-        model_id="text-embedding-3-small",
-        tier="cheap",
-        input_price_per_mtok=Decimal("0.02"),
-        output_price_per_mtok=Decimal("0"),
-        context_window=8191,
-        max_output_tokens=1,
-        supports_embeddings=True,
+    model = embedding_model_create(
+        provider=live_route.models[0].provider, model_id="text-embedding-3-small", input_price="0.02"
     )
     route = services.route_create(name="search")
     spec = {
@@ -128,17 +122,6 @@ def test_the_openai_package_streams_a_response_through_routelab(asgi_server, liv
     assert len(text) > 20 and final.output_text == text and final.usage.output_tokens > 0
     assert [event.sequence_number for event in events] == list(range(len(events)))
     assert calls_flush() == 1
-
-
-@pytest.fixture
-def tool_route():
-    upstream = ToolCaller()
-    served = serve_in_thread(upstream, name="tool-caller")
-    key = route_to_upstream(
-        name="tooly", kind=Provider.Kind.OPENAI_COMPATIBLE, base_url=f"{served.url}/v1", route="tools"
-    )
-    yield upstream, key
-    served.stop()
 
 
 def test_the_openai_package_calls_a_tool_through_a_response(asgi_server, tool_route):

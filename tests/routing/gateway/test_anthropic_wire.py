@@ -8,15 +8,7 @@ import pytest
 from routing.gateway.anthropic_wire import StreamWriter, chat_body_from, message_body
 from routing.gateway.chat_body import BodyError, validate_chat_body
 from routing.providers.base import CompletionResult, StreamDelta
-
-
-def _events(chunks: list[bytes]) -> list[tuple[str, dict]]:
-    out = []
-    for chunk in chunks:
-        name, data = chunk.decode().strip().split("\n")
-        out.append((name.removeprefix("event: "), json.loads(data.removeprefix("data: "))))
-    return out
-
+from tests.streams import named_events
 
 PNG = {"type": "base64", "media_type": "image/png", "data": "AAAA"}
 CAT = {"type": "text", "text": "a cat"}
@@ -113,7 +105,7 @@ def test_a_stream_of_text_then_a_tool_call_is_two_content_blocks():
     chunks += writer.delta(StreamDelta(tool_calls=({"index": 0, "function": {"arguments": 'el": 2}'}},)))
     chunks += writer.finish(_result(text="Looking.", finish_reason="tool_calls"))
 
-    events = _events(chunks)
+    events = named_events(chunks)
     assert [name for name, _ in events] == [
         "message_start",
         "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop",

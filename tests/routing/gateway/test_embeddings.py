@@ -20,6 +20,7 @@ from routing.models import Call, Provider
 from routing.policies import compile_policy
 from routing.policies.types import Candidate, NoEligibleModel, RouteRequest, RoutingContext
 from routing.providers.base import CompletionResult
+from tests.factories import embedding_model_create
 
 
 def test_a_string_or_a_list_of_strings_is_taken_with_its_options():
@@ -103,15 +104,8 @@ def test_the_simulator_embeds_deterministically_in_unit_vectors():
 @pytest.fixture
 def embedder(live_route):
     """An embedding model on `live_route`'s simulator, and the support-bot route's policy naming it."""
-    model = services.model_create(
-        provider=live_route.models[0].provider,
-        model_id="text-embedding-3-large",
-        tier="cheap",
-        input_price_per_mtok=Decimal("0.13"),
-        output_price_per_mtok=Decimal("0"),
-        context_window=8191,
-        max_output_tokens=1,
-        supports_embeddings=True,
+    model = embedding_model_create(
+        provider=live_route.models[0].provider, model_id="text-embedding-3-large", input_price="0.13"
     )
     spec = {
         "kind": "rules",

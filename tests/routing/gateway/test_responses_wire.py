@@ -11,6 +11,7 @@ from routing.gateway.recorder import calls_flush
 from routing.gateway.responses_wire import StreamWriter, chat_body_from, response_body
 from routing.models import Call
 from routing.providers.base import CompletionResult, StreamDelta
+from tests.streams import named_events
 
 WEATHER = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}, "strict": True}
 CALL = {
@@ -18,14 +19,6 @@ CALL = {
     "type": "function",
     "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
 }
-
-
-def _events(chunks: list[bytes]) -> list[tuple[str, dict]]:
-    out = []
-    for chunk in chunks:
-        name, data = chunk.decode().strip().split("\n")
-        out.append((name.removeprefix("event: "), json.loads(data.removeprefix("data: "))))
-    return out
 
 
 def _result(**fields) -> CompletionResult:
@@ -152,7 +145,7 @@ def test_a_stream_of_text_then_a_tool_call_is_two_output_items_numbered_in_seque
     )
     chunks += writer.finish(_result(text="Looking.", tool_calls=(CALL,), finish_reason="tool_calls"))
 
-    events = _events(chunks)
+    events = named_events(chunks)
     assert [name for name, _ in events] == [
         "response.created", "response.in_progress",
         "response.output_item.added", "response.content_part.added",
