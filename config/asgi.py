@@ -22,6 +22,8 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
 from django.urls import set_script_prefix
 
+from routing.gateway.after_response import deferral
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_application = get_asgi_application()
 
@@ -68,11 +70,13 @@ class GatewayHandler(ASGIHandler):
                 await task
 
     async def _serve(self, request, send):
-        response = await self.run_get_response(request)
-        if not response.streaming and not response.has_header("Content-Length"):
-            response["Content-Length"] = str(len(response.content))  # else uvicorn sends it chunked
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.send_response(response, send)
+        """The response, then the work it deferred (the call's record, the model's outcome)."""
+        async with deferral():
+            response = await self.run_get_response(request)
+            if not response.streaming and not response.has_header("Content-Length"):
+                response["Content-Length"] = str(len(response.content))  # else uvicorn sends it chunked
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.send_response(response, send)
 
     def load_middleware(self, is_async=False):
         self._view_middleware = []

@@ -248,6 +248,9 @@ BREAKER_WINDOW_SECONDS = env_float("BREAKER_WINDOW_SECONDS", 30.0, minimum=1.0)
 BREAKER_MIN_CALLS = env_int("BREAKER_MIN_CALLS", 20, minimum=1)
 BREAKER_ERROR_RATE = env_float("BREAKER_ERROR_RATE", 0.5, minimum=0.01)
 BREAKER_OPEN_SECONDS = env_float("BREAKER_OPEN_SECONDS", 15.0, minimum=0.1)
+# How long a process trusts that a model's circuit it just read as closed still is, skipping the round
+# trip that asks (0: ask on every call). A circuit another process opens is seen within this long.
+BREAKER_CLOSED_LEASE_SECONDS = env_float("BREAKER_CLOSED_LEASE_SECONDS", 0.25, minimum=0.0)
 RATE_LIMIT_MAX_WAIT = env_float("RATE_LIMIT_MAX_WAIT", 2.0, minimum=0.0)
 PROVIDER_RETRY_BASE_DELAY = env_float("PROVIDER_RETRY_BASE_DELAY", 0.25, minimum=0.0)
 # Retries may be at most this share of each provider's requests (per process), whatever clients do.

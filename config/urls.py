@@ -25,7 +25,15 @@ def favicon(request):
     return HttpResponse(FAVICON, content_type="image/svg+xml")
 
 
+# The gateway's paths first: Django tries the patterns in order, and these serve nearly every request.
 urlpatterns = [
+    path("v1/chat/completions", chat_completions, name="chat-completions"),
+    path("v1/messages", messages, name="messages"),
+    path("v1/embeddings", embeddings, name="embeddings"),
+    path("v1/responses", responses, name="responses"),
+    path("v1/models", models_list, name="models-list"),
+    path("v1/models/<path:model>", model_retrieve, name="model-retrieve"),
+    re_path(r"^v1/(?P<path>.*)$", gateway_not_found, name="gateway-not-found"),
     path("favicon.ico", favicon, name="favicon"),
     path("", RedirectView.as_view(pattern_name="routing:route-list", permanent=False)),
     path("admin/", admin.site.urls),
@@ -43,11 +51,4 @@ urlpatterns = [
     path("api/v1/", include("analytics.urls")),
     path("api/v1/", include("experiments.evaluation_api_urls")),
     path("api/v1/", include("experiments.router_api_urls")),
-    path("v1/chat/completions", chat_completions, name="chat-completions"),
-    path("v1/messages", messages, name="messages"),
-    path("v1/embeddings", embeddings, name="embeddings"),
-    path("v1/responses", responses, name="responses"),
-    path("v1/models", models_list, name="models-list"),
-    path("v1/models/<path:model>", model_retrieve, name="model-retrieve"),
-    re_path(r"^v1/(?P<path>.*)$", gateway_not_found, name="gateway-not-found"),
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,9 +20,17 @@ from functools import cache
 from django.conf import settings
 
 from routing.gateway.adapters import adapter_for, retry_share
+from routing.gateway.after_response import after_response
 from routing.gateway.live import record_outcome
 from routing.gateway.redis_client import get_async_redis, outage
-from routing.gateway.resilience import CircuitBreaker, Degrading, LocalBreaker, LocalTokenBucket, TokenBucket
+from routing.gateway.resilience import (
+    CircuitBreaker,
+    ClosedLeases,
+    Degrading,
+    LocalBreaker,
+    LocalTokenBucket,
+    TokenBucket,
+)
 from routing.gateway.snapshot import ModelEntry, RouteEntry, RoutingSnapshot
 from routing.policies import answer_confidence, answer_kind, structured_confidence
 from routing.policies.types import CascadePlan, Decision, RouteRequest
@@ -93,20 +102,41 @@ def _local_breaker(limits: tuple) -> LocalBreaker:
 _local_bucket = LocalTokenBucket()
 
 
+@cache
+def _closed_leases(seconds: float) -> ClosedLeases:
+    return ClosedLeases(seconds)
+
+
+def closed_leases() -> ClosedLeases:
+    return _closed_leases(settings.BREAKER_CLOSED_LEASE_SECONDS)
+
+
 def local_state_reset() -> None:
-    """Forget this process's fallback breakers, buckets and view of Redis's health (tests)."""
+    """Forget this process's fallback breakers, buckets, closed-circuit leases and view of Redis's
+    health (tests)."""
     global _local_bucket
     _local_breaker.cache_clear()
+    _breakers.clear()
+    _closed_leases.cache_clear()
     _local_bucket = LocalTokenBucket()
     outage.__init__()
     retry_share().reset()
 
 
+_breakers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # async Redis client -> (limits, breaker)
+
+
 def breaker() -> CircuitBreaker:
-    """The breakers shared through Redis; while Redis fails, this process's own."""
+    """The breakers shared through Redis; while Redis fails, this process's own. Made once per Redis
+    client (per event loop) and settings, since making one registers its scripts."""
     limits = _breaker_limits()
-    shared = CircuitBreaker(get_async_redis(), **limits)
-    return Degrading(shared, _local_breaker(tuple(sorted(limits.items()))), outage)
+    settled = tuple(sorted(limits.items()))
+    client = get_async_redis()
+    made = _breakers.get(client)
+    if made is None or made[0] != settled:
+        shared = CircuitBreaker(client, **limits)
+        made = _breakers[client] = (settled, Degrading(shared, _local_breaker(settled), outage))
+    return made[1]
 
 
 def bucket() -> TokenBucket:
@@ -128,15 +158,16 @@ def _provider_call(entry: ModelEntry, work: Work, budget: CallBudget):
 
 async def _rate_limit_allows(entry: ModelEntry, chat: Work) -> bool:
     """A provider's `rate_limits` option: {"requests_per_minute": n, "tokens_per_minute": n}."""
-    limits = entry.target.options.get("rate_limits") or {}
-    buckets = bucket()
+    limits = entry.target.options.get("rate_limits")
+    if not limits:
+        return True
     provider = entry.key.split("/", 1)[0]
     checks = [
         ("requests", limits.get("requests_per_minute"), 1.0),
         ("tokens", limits.get("tokens_per_minute"), float(estimate_tokens(_chars(chat)))),
     ]
     for name, per_minute, cost in checks:
-        if per_minute and not await buckets.wait_and_acquire(
+        if per_minute and not await bucket().wait_and_acquire(
             f"{provider}:{name}",
             rate_per_second=per_minute / 60,
             capacity=per_minute,
@@ -147,8 +178,20 @@ async def _rate_limit_allows(entry: ModelEntry, chat: Work) -> bool:
     return True
 
 
+async def _breaker_allows(model_key: str) -> bool:
+    """The model's circuit lets a call through; a circuit read as closed a moment ago is not asked
+    again until its lease ends (`BREAKER_CLOSED_LEASE_SECONDS`)."""
+    leases = closed_leases()
+    if leases.holds(model_key):
+        return True
+    admission = await breaker().admission(model_key)
+    if admission == "closed":
+        leases.grant(model_key)
+    return admission != "refused"
+
+
 async def _admit(entry: ModelEntry, chat: Work, attempts: list[dict]) -> bool:
-    if not await breaker().allow(entry.key):
+    if not await _breaker_allows(entry.key):
         attempts.append({"model": entry.key, "status": "skipped", "error_kind": "circuit_open"})
         return False
     if not await _rate_limit_allows(entry, chat):
@@ -169,6 +212,7 @@ async def _failed(entry: ModelEntry, exc: ProviderError, started: float, attempt
     """Count a model's failure against its breaker and live window, unless the request was at fault."""
     latency = (time.perf_counter() - started) * 1000
     if not exc.request_fault:
+        closed_leases().end(entry.key)  # the next call asks whether this failure opened the circuit
         await _outcome_record(entry.key, latency, ok=False)
     attempts.append(
         {
@@ -183,7 +227,7 @@ async def _failed(entry: ModelEntry, exc: ProviderError, started: float, attempt
 
 
 async def _succeeded(entry: ModelEntry, result: CompletionResult, attempts: list[dict]) -> None:
-    await _outcome_record(entry.key, result.latency_ms, ok=True)
+    await after_response(_outcome_record(entry.key, result.latency_ms, ok=True))  # nothing waits on it
     attempts.append(
         {
             "model": entry.key,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from routing.gateway.after_response import after_response
 from routing.gateway.decide import Paid, Routed
 from routing.gateway.execute import Execution, ExecutionFailed
 from routing.gateway.live import spend_amounts
@@ -136,10 +136,10 @@ class CallDraft:
         return call_spend(self.routed.overhead if self.routed is not None else (), execution)
 
     async def _emit(self, record: CallRecord) -> None:
-        """The one record this draft yields, with its spend on today's counters, in one round trip.
-        Shielded: a client that hangs up meanwhile cancels the request, never the recording of its cost."""
+        """The one record this draft yields, with its spend on today's counters, in one round trip,
+        once the response is sent (see `after_response`); a client that hangs up never cancels it."""
         self.finished = True
-        await asyncio.shield(self._send(record))
+        await after_response(self._send(record))
 
     @staticmethod
     async def _send(record: CallRecord) -> None:

@@ -22,6 +22,8 @@ from redis.exceptions import RedisError
 
 Clock = Callable[[], float]
 BreakerState = Literal["closed", "open", "half_open"]
+Admission = Literal["closed", "probe", "refused"]  # a call let through a closed circuit, or as a probe
+_ADMISSIONS: tuple[Admission, ...] = ("refused", "probe", "closed")
 
 _MIN_STATE_TTL_SECONDS = 86_400
 
@@ -43,7 +45,7 @@ _ALLOW_LUA = """
 local now, open_seconds, max_probes = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local s = redis.call('HMGET', KEYS[1], 'state', 'opened_at', 'probes', 'probe_at')
 local state = s[1] or 'closed'
-if state == 'closed' then return 1 end
+if state == 'closed' then return 2 end
 local probes = tonumber(s[3]) or 0
 if state == 'open' then
   if now - tonumber(s[2]) < open_seconds then return 0 end
@@ -158,8 +160,12 @@ class CircuitBreaker:
         return [f"{base}:state", f"{base}:calls", f"{base}:failures"]
 
     async def allow(self, key: str) -> bool:
+        return await self.admission(key) != "refused"
+
+    async def admission(self, key: str) -> Admission:
+        """Whether a call may go: through a closed circuit, as a half-open circuit's probe, or not."""
         args = [repr(self.clock()), self.open_seconds, self.half_open_probes, self._state_ttl]
-        return bool(await self._allow(keys=self.keys_for(key)[:1], args=args))
+        return _ADMISSIONS[int(await self._allow(keys=self.keys_for(key)[:1], args=args))]
 
     async def record_success(self, key: str) -> None:
         await self._record_outcome(key, ok=True)
@@ -199,6 +205,27 @@ class CircuitBreaker:
 
     async def reset(self, key: str) -> None:
         await self.redis.delete(*self.keys_for(key))
+
+
+class ClosedLeases:
+    """This process's memory that a model's circuit was closed a moment ago. While a lease holds, a call
+    to that model goes without the round trip that asks: a circuit another process opens is seen within
+    `seconds`, one this process sees fail ends its lease at once. A half-open circuit's probe never
+    makes a lease, so probing stays one call at a time."""
+
+    def __init__(self, seconds: float, clock: Clock = time.monotonic) -> None:
+        self.seconds, self.clock = seconds, clock
+        self._until: dict[str, float] = {}
+
+    def holds(self, key: str) -> bool:
+        return self._until.get(key, float("-inf")) > self.clock()
+
+    def grant(self, key: str) -> None:
+        if self.seconds > 0:
+            self._until[key] = self.clock() + self.seconds
+
+    def end(self, key: str) -> None:
+        self._until.pop(key, None)
 
 
 # --- token bucket ------------------------------------------------------------------------------------
@@ -414,19 +441,22 @@ class LocalBreaker:
         return self._circuits.setdefault(key, _LocalCircuit(window=[]))
 
     async def allow(self, key: str) -> bool:
+        return await self.admission(key) != "refused"
+
+    async def admission(self, key: str) -> Admission:
         c, now = self._circuit(key), self.clock()
         if c.state == "closed":
-            return True
+            return "closed"
         if c.state == "open":
             if now - c.opened_at < self.open_seconds:
-                return False
+                return "refused"
             c.state, c.probes = "half_open", 0
         elif c.probes >= self.half_open_probes and now - c.probe_at >= self.open_seconds:
             c.probes = 0
         if c.probes >= self.half_open_probes:
-            return False
+            return "refused"
         c.probes, c.probe_at = c.probes + 1, now
-        return True
+        return "probe"
 
     async def record_success(self, key: str) -> None:
         self._record(key, ok=True)

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import httpx
 from asgiref.sync import async_to_sync
 
-from routing.providers.transport import AiohttpTransport
+from routing.providers.transport import AiohttpTransport, JsonAnswer, PooledClient
 
 MILLION = Decimal(1_000_000)
 COST_QUANTUM = Decimal("0.00000001")
@@ -544,8 +544,18 @@ class ProviderAdapter:
         return client
 
     def _new_aclient(self) -> httpx.AsyncClient:
-        transport = self._transport or AiohttpTransport(self._limits)
-        return httpx.AsyncClient(timeout=self.timeouts.httpx(), transport=transport, limits=self._limits)
+        timeout, limits = self.timeouts.httpx(), self._limits
+        if self._transport is not None:  # a test's, or a caller's own
+            return httpx.AsyncClient(timeout=timeout, transport=self._transport, limits=limits)
+        return PooledClient(timeout=timeout, transport=AiohttpTransport(limits), limits=limits)
+
+    async def _post_json(
+        self, url: str, headers: dict[str, str], body: dict[str, Any]
+    ) -> httpx.Response | JsonAnswer:
+        client = self._aclient
+        if isinstance(client, PooledClient):
+            return await client.post_json(url, headers=headers, json=body)
+        return await client.post(url, headers=headers, json=body)
 
     async def _acomplete_alone(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
         async with self._new_aclient() as client:
@@ -569,20 +579,21 @@ class ProviderAdapter:
 
     async def _complete_once(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
         started = time.perf_counter()
-        response = await self._aclient.post(**self._request_kwargs(target, request, stream=False))
+        kwargs = self._request_kwargs(target, request, stream=False)
+        response = await self._post_json(kwargs["url"], kwargs["headers"], kwargs["json"])
         return self._result_from_response(target, request, response, started)
 
     async def _embed_once(self, target: ModelTarget, request: EmbeddingRequest) -> CompletionResult:
         started = time.perf_counter()
         url = self.embeddings_endpoint(target)
         body = self.build_embeddings_body(target, request)
-        response = await self._aclient.post(url, headers=self.headers(target), json=body)
+        response = await self._post_json(url, self.headers(target), body)
         parsed = self._parsed(
             response, lambda data: self.parse_embeddings(target, data), "embeddings response"
         )
         return _embedded(target, request, parsed, (time.perf_counter() - started) * 1000)
 
-    def _parsed(self, response: httpx.Response, parse: Callable[[Any], Any], what: str):
+    def _parsed(self, response: httpx.Response | JsonAnswer, parse: Callable[[Any], Any], what: str):
         """`parse` of a provider's JSON answer: an error status as the provider's error, a body that does
         not read as `what` as an unreadable answer."""
         if response.status_code >= 400:
@@ -592,7 +603,7 @@ class ProviderAdapter:
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             raise _unreadable(what, exc) from exc
 
-    def _result_from_response(self, target, request, response: httpx.Response, started: float):
+    def _result_from_response(self, target, request, response: httpx.Response | JsonAnswer, started: float):
         parsed = self._parsed(response, lambda data: self.parse_response(target, data), "response")
         latency = (time.perf_counter() - started) * 1000
         return self._finish(target, request, parsed, latency_ms=latency, ttft_ms=latency)

@@ -6,6 +6,11 @@ concurrency, against about 0.15 ms for aiohttp. The adapters keep httpx's reques
 and exception types (the error classification in `providers.base` reads them); only the bytes on the wire
 go through aiohttp. The same pattern as the `httpx-aiohttp` package that the openai SDK offers, with
 its own exception mapping, so a dropped connection reads as one and not as a timeout.
+
+`PooledClient.post_json`, the non-streamed provider call, goes one step further: it sends the bytes and
+headers httpx would send straight through aiohttp and wraps the answer in an `httpx.Response`, skipping
+httpx's request building, cookie jar, auth and redirect steps (about 0.4 ms of CPU a call, measured with
+a fixed-answer upstream: README, "Where a proxied request's time goes").
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
+from json import dumps as json_dumps
+from json import loads as json_loads
+from typing import Any
 
 import aiohttp
 import httpx
@@ -35,7 +43,7 @@ _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
 
 
 @contextlib.contextmanager
-def _as_httpx_errors(request: httpx.Request) -> Iterator[None]:
+def _as_httpx_errors(request: httpx.Request | None) -> Iterator[None]:
     try:
         yield
     except tuple(source for source, _ in _ERRORS) as exc:
@@ -65,7 +73,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._limits = limits
         self._session: aiohttp.ClientSession | None = None
 
-    def _pool(self) -> aiohttp.ClientSession:
+    def pool(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(
                 limit=self._limits.max_connections or 0,
@@ -77,7 +85,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         with _as_httpx_errors(request):
-            response = await self._pool().request(
+            response = await self.pool().request(
                 request.method,
                 str(request.url),
                 headers=request.headers.multi_items(),
@@ -106,6 +114,55 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             await asyncio.sleep(0)  # let aiohttp close its transports before the loop may end
+
+
+class JsonAnswer:
+    """A provider's whole, successful, unencoded answer as the hot path reads it: what `httpx.Response`
+    offers for that (`status_code`, `headers`, `content`, `json()`), without building one."""
+
+    __slots__ = ("status_code", "_raw_headers", "content")
+
+    def __init__(self, status_code: int, raw_headers, content: bytes) -> None:
+        self.status_code, self._raw_headers, self.content = status_code, raw_headers, content
+
+    @property
+    def headers(self) -> httpx.Headers:
+        return httpx.Headers(self._raw_headers)
+
+    def json(self) -> Any:
+        return json_loads(self.content)
+
+
+class PooledClient(httpx.AsyncClient):
+    """httpx's client over an `AiohttpTransport`, with `post_json` for the hot path's whole JSON POSTs."""
+
+    def __init__(self, *, transport: AiohttpTransport, timeout: httpx.Timeout, limits: httpx.Limits) -> None:
+        super().__init__(timeout=timeout, transport=transport, limits=limits)
+        self._wire = transport
+        self._wire_timeout = _timeout(self.timeout.as_dict())
+        self._default_headers = {name.lower(): value for name, value in self.headers.items()}
+
+    async def post_json(self, url: str, *, headers: dict[str, str], json: Any) -> httpx.Response | JsonAnswer:
+        """`post(url, headers=headers, json=json)`: the same bytes and headers on the wire. A success is
+        a `JsonAnswer`; an error status, or a compressed body, an `httpx.Response` (decoded by httpx)."""
+        body = json_dumps(json, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        sent = {**self._default_headers, **{name.lower(): value for name, value in headers.items()}}
+        sent.setdefault("content-type", "application/json")
+        with _as_httpx_errors(None):
+            async with self._wire.pool().post(
+                url,
+                headers=sent,
+                data=body,
+                allow_redirects=False,
+                compress=False,
+                timeout=self._wire_timeout,
+            ) as answer:
+                content = await answer.read()
+        if answer.status < 400 and "content-encoding" not in answer.headers:
+            return JsonAnswer(answer.status, answer.raw_headers, content)
+        response = httpx.Response(answer.status, headers=answer.raw_headers, content=content)
+        response.request = httpx.Request("POST", url, headers=sent)  # what an error's message may read
+        return response
 
 
 def _timeout(timeout: dict) -> aiohttp.ClientTimeout:

@@ -1,12 +1,15 @@
 """Fault tests against the simulator: fallbacks, the circuit breaker, and Retry-After."""
 
+import asyncio
 import json
 import time
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from routing.gateway.recorder import calls_flush
+from routing.gateway.resilience import CircuitBreaker
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
@@ -64,6 +67,42 @@ def test_the_breaker_opens_stops_sending_to_the_failing_model_then_recovers(clie
     response = _ask(client, live_route)
     assert response["x-routelab-model"] == "simulator/gpt-4o-mini"  # the half-open probe succeeded
     assert _ask(client, live_route)["x-routelab-model"] == "simulator/gpt-4o-mini"  # and it closed
+
+
+def test_a_circuit_another_process_opens_is_seen_once_this_processs_closed_lease_ends(
+    client, live_route, settings
+):
+    settings.BREAKER_CLOSED_LEASE_SECONDS = 0.3
+    assert _ask(client, live_route)["x-routelab-model"] == "simulator/gpt-4o-mini"  # read as closed
+    asyncio.run(_open_elsewhere("simulator/gpt-4o-mini", settings.REDIS_URL))
+    assert _ask(client, live_route)["x-routelab-model"] == "simulator/gpt-4o-mini"  # within the lease
+    sent = _requests_to(live_route, "gpt-4o-mini")
+    time.sleep(0.35)
+    response = _ask(client, live_route)
+    assert response["x-routelab-model"] == "simulator/gpt-4o"
+    assert response.json()["routelab"]["fallbacks_used"] == 1
+    assert _requests_to(live_route, "gpt-4o-mini") == sent  # the open circuit sent nothing
+
+
+def test_a_failure_this_process_sees_ends_its_closed_lease_at_once(client, live_route, settings):
+    settings.BREAKER_CLOSED_LEASE_SECONDS = 60.0  # only the failures can end it within this test
+    assert _ask(client, live_route)["x-routelab-model"] == "simulator/gpt-4o-mini"
+    _fault(live_route, model="gpt-4o-mini", error_rate=1.0)
+    for _ in range(settings.BREAKER_FAILURE_THRESHOLD):  # each falls back; the last opens the circuit
+        assert _ask(client, live_route)["x-routelab-model"] == "simulator/gpt-4o"
+    sent = _requests_to(live_route, "gpt-4o-mini")
+    assert _ask(client, live_route)["x-routelab-model"] == "simulator/gpt-4o"
+    assert _requests_to(live_route, "gpt-4o-mini") == sent  # skipped: asked again, and found open
+
+
+async def _open_elsewhere(model_key: str, redis_url: str) -> None:
+    """What another process's failures do: the model's shared circuit opened."""
+    other = Redis.from_url(redis_url)
+    try:
+        await CircuitBreaker(other, failure_threshold=1).record_failure(model_key)
+        assert await CircuitBreaker(other).state(model_key) == "open"
+    finally:
+        await other.aclose()
 
 
 def test_a_429_with_retry_after_is_honoured_before_falling_back(client, live_route, settings):

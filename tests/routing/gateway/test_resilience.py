@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from routing.gateway.resilience import (
     CircuitBreaker,
+    ClosedLeases,
     LatencyWindow,
     LocalBreaker,
     LocalTokenBucket,
@@ -170,6 +171,41 @@ def test_after_open_seconds_it_half_opens_and_allows_exactly_one_probe():
         assert await breaker.allow(MODEL) is False
 
     run_both(scenario)
+
+
+def test_admission_tells_a_closed_circuit_from_a_half_open_probe_and_a_refusal():
+    async def scenario(env: Env) -> None:
+        breaker = env.breaker(failure_threshold=3, open_seconds=15.0)
+        assert await breaker.admission(MODEL) == "closed"
+        await fail(breaker, 3)
+        assert await breaker.admission(MODEL) == "refused"
+        env.clock.advance(15)
+        assert await breaker.admission(MODEL) == "probe"
+        assert await breaker.admission(MODEL) == "refused"  # the one probe is out
+        await breaker.record_success(MODEL)
+        assert await breaker.admission(MODEL) == "closed"
+
+    run_both(scenario)
+
+
+def test_a_closed_lease_holds_for_its_seconds_and_ends_early_when_told():
+    clock = FakeClock()
+    leases = ClosedLeases(0.25, clock=clock)
+    assert not leases.holds(MODEL)
+    leases.grant(MODEL)
+    clock.advance(0.24)
+    assert leases.holds(MODEL) and not leases.holds("simulator/other")
+    clock.advance(0.02)
+    assert not leases.holds(MODEL)
+    leases.grant(MODEL)
+    leases.end(MODEL)
+    assert not leases.holds(MODEL)
+
+
+def test_a_lease_of_zero_seconds_is_never_granted():
+    leases = ClosedLeases(0.0, clock=FakeClock())
+    leases.grant(MODEL)
+    assert not leases.holds(MODEL)
 
 
 def test_concurrent_callers_in_half_open_get_exactly_the_configured_probes():
