@@ -18,10 +18,10 @@ from decimal import Decimal
 from functools import cache
 
 from django.conf import settings
+from redis.exceptions import NoScriptError
 
 from routing.gateway.adapters import adapter_for, retry_share
-from routing.gateway.after_response import after_response
-from routing.gateway.live import record_outcome
+from routing.gateway.live import latency_window, record_outcome
 from routing.gateway.redis_client import get_async_redis, outage
 from routing.gateway.resilience import (
     CircuitBreaker,
@@ -123,20 +123,25 @@ def local_state_reset() -> None:
     retry_share().reset()
 
 
-_breakers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # async Redis client -> (limits, breaker)
+# async Redis client -> (limits, the breakers shared through it, those degrading to this process's own)
+_breakers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def breaker() -> CircuitBreaker:
-    """The breakers shared through Redis; while Redis fails, this process's own. Made once per Redis
-    client (per event loop) and settings, since making one registers its scripts."""
+def _breakers_made() -> tuple[tuple, CircuitBreaker, Degrading]:
+    """Made once per Redis client (per event loop) and settings: making one registers its scripts."""
     limits = _breaker_limits()
     settled = tuple(sorted(limits.items()))
     client = get_async_redis()
     made = _breakers.get(client)
     if made is None or made[0] != settled:
         shared = CircuitBreaker(client, **limits)
-        made = _breakers[client] = (settled, Degrading(shared, _local_breaker(settled), outage))
-    return made[1]
+        made = _breakers[client] = (settled, shared, Degrading(shared, _local_breaker(settled), outage))
+    return made
+
+
+def breaker() -> CircuitBreaker:
+    """The breakers shared through Redis; while Redis fails, this process's own."""
+    return _breakers_made()[2]
 
 
 def bucket() -> TokenBucket:
@@ -227,7 +232,7 @@ async def _failed(entry: ModelEntry, exc: ProviderError, started: float, attempt
 
 
 async def _succeeded(entry: ModelEntry, result: CompletionResult, attempts: list[dict]) -> None:
-    await after_response(_outcome_record(entry.key, result.latency_ms, ok=True))  # nothing waits on it
+    """The model answered: its breaker and latency window hear of it with the call's record (`Successes`)."""
     attempts.append(
         {
             "model": entry.key,
@@ -236,6 +241,47 @@ async def _succeeded(entry: ModelEntry, result: CompletionResult, attempts: list
             "provider_attempts": result.attempts,
         }
     )
+
+
+@dataclass(frozen=True)
+class Successes:
+    """The models that answered a call, as (model, latency in ms): written on their circuit breakers and
+    latency windows in the one round trip that records the call (`recorder.call_record_aenqueue`), after
+    the response is sent. A failure is written at once instead, since the next model's admission reads it.
+    """
+
+    outcomes: tuple[tuple[str, float], ...]
+
+    @classmethod
+    def of(cls, attempts) -> Successes:
+        return cls(tuple((a["model"], a["latency_ms"]) for a in attempts if a.get("status") == "ok"))
+
+    def queue(self, pipe) -> int:
+        """Each success as two commands on `pipe` (breaker, then window); how many were queued."""
+        shared, window = _breakers_made()[1], latency_window()
+        for model_key, latency_ms in self.outcomes:
+            shared.queue_outcome(pipe, model_key, ok=True)
+            window.queue_record(pipe, model_key, latency_ms, True)
+        return 2 * len(self.outcomes)
+
+    async def sent(self, replies: list) -> None:
+        """The replies to `queue`'s commands: any that Redis refused for want of its script (a restarted
+        Redis) is written again by the script's own call, which loads it."""
+        shared, window = _breakers_made()[1], latency_window()
+        for index, reply in enumerate(replies):
+            if not isinstance(reply, NoScriptError):
+                continue
+            model_key, latency_ms = self.outcomes[index // 2]
+            if index % 2 == 0:
+                await shared.record_success(model_key)
+            else:
+                await window.record(model_key, latency_ms, True)
+
+    async def unsent(self) -> None:
+        """Redis failed: this process's own breakers count the successes (live windows are advisory)."""
+        local = _local_breaker(_breakers_made()[0])
+        for model_key, _ in self.outcomes:
+            await local.record_success(model_key)
 
 
 def call_budget(route: RouteEntry) -> CallBudget:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -65,7 +66,7 @@ class _LiveCache:
             return
         client = get_async_redis()
         try:
-            window = await LatencyWindow(client).stats(list(snapshot.models))
+            window = await latency_window().stats(list(snapshot.models))
             route_ids = [route.id for route in snapshot.routes.values()]
             counters = [
                 name for key in snapshot.keys.values() if key.limits.daily for name in key_usage_keys(key.id)
@@ -107,11 +108,23 @@ async def key_usage_today(snapshot: RoutingSnapshot, key_id: int) -> tuple[float
     return _cache.count(tokens), _cache.count(spend)
 
 
+_windows: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # async Redis client -> its window
+
+
+def latency_window() -> LatencyWindow:
+    """The models' latency windows, made once per Redis client (per event loop)."""
+    client = get_async_redis()
+    window = _windows.get(client)
+    if window is None:
+        window = _windows[client] = LatencyWindow(client)
+    return window
+
+
 async def record_outcome(model_key: str, latency_ms: float, ok: bool) -> None:
     if outage.skipping():
         return  # live stats are advisory
     try:
-        await LatencyWindow(get_async_redis()).record(model_key, latency_ms, ok)
+        await latency_window().record(model_key, latency_ms, ok)
     except redis.RedisError:
         outage.failed()
 

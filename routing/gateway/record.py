@@ -12,7 +12,7 @@ from django.conf import settings
 
 from routing.gateway.after_response import after_response
 from routing.gateway.decide import Paid, Routed
-from routing.gateway.execute import Execution, ExecutionFailed
+from routing.gateway.execute import Execution, ExecutionFailed, Successes
 from routing.gateway.live import spend_amounts
 from routing.gateway.recorder import CallRecord, call_record_aenqueue
 
@@ -136,8 +136,9 @@ class CallDraft:
         return call_spend(self.routed.overhead if self.routed is not None else (), execution)
 
     async def _emit(self, record: CallRecord) -> None:
-        """The one record this draft yields, with its spend on today's counters, in one round trip,
-        once the response is sent (see `after_response`); a client that hangs up never cancels it."""
+        """The one record this draft yields, with its spend on today's counters and the answering
+        models' successes, in one round trip, once the response is sent (see `after_response`); a client
+        that hangs up never cancels it."""
         self.finished = True
         await after_response(self._send(record))
 
@@ -145,7 +146,7 @@ class CallDraft:
     async def _send(record: CallRecord) -> None:
         tokens = record.input_tokens + record.output_tokens
         spent = spend_amounts(record.route_id, record.api_key_id, float(record.cost), tokens)
-        await call_record_aenqueue(record, counters=spent)
+        await call_record_aenqueue(record, counters=spent, also=Successes.of(record.attempts))
 
 
 def call_spend(overhead: Iterable[Paid], execution: Execution | None = None) -> dict:

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
 import redis
 from django.conf import settings
@@ -175,27 +176,52 @@ def spool_drain(client: redis.Redis | None = None) -> int:
     return moved
 
 
-async def call_record_aenqueue(record: CallRecord, counters: dict[str, float] | None = None) -> None:
-    """Into the stream, with the call's additions to the shared daily `counters` in the same round
-    trip; to this process's spool file while Redis fails (or just failed), the counters kept pending."""
+class AlsoWritten(Protocol):
+    """Other writes that go out in a call record's round trip (the answering models' successes)."""
+
+    def queue(self, pipe) -> int: ...  # its commands on the pipeline; how many
+
+    async def sent(self, replies: list) -> None: ...  # their replies, errors as exception objects
+
+    async def unsent(self) -> None: ...  # Redis failed
+
+
+async def call_record_aenqueue(
+    record: CallRecord, counters: dict[str, float] | None = None, also: AlsoWritten | None = None
+) -> None:
+    """Into the stream, with the call's additions to the shared daily `counters` and `also`'s writes in
+    the same round trip; to this process's spool file while Redis fails (or just failed), the counters
+    kept pending."""
     pending = counters_take(counters or {})
-    if outage.skipping():
-        await asyncio.to_thread(_spool, record)
-        return
-    try:
-        pipe = get_async_redis().pipeline(transaction=bool(pending))
-        counters_queue(pipe, pending)
-        pipe.xadd(STREAM, {"record": record.to_json()})
-        if record.route_id is not None:
-            pipe.set(RECENT.format(record.id), record.route_id, ex=RECENT_SECONDS)
-        await pipe.execute()
-    except redis.RedisError as exc:
-        counters_put_back(pending)
-        logger.warning("call %s: Redis unreachable (%s), spooling to disk", record.id, exc)
-        await asyncio.to_thread(_spool, record)
-        return
-    if _spooled.is_set():
-        await asyncio.to_thread(spool_drain)
+    if not outage.skipping():
+        try:
+            replies, queued = await _send_record(record, pending, also)
+        except redis.RedisError as exc:
+            counters_put_back(pending)
+            logger.warning("call %s: Redis unreachable (%s), spooling to disk", record.id, exc)
+        else:
+            if also is not None:
+                await also.sent(replies[len(replies) - queued :])
+            if _spooled.is_set():
+                await asyncio.to_thread(spool_drain)
+            return
+    await asyncio.to_thread(_spool, record)
+    if also is not None:
+        await also.unsent()
+
+
+async def _send_record(record: CallRecord, pending: dict[str, float], also: AlsoWritten | None):
+    """One pipeline; raises the first error of the record's own commands, returns every reply."""
+    pipe = get_async_redis().pipeline(transaction=bool(pending))
+    counters_queue(pipe, pending)
+    pipe.xadd(STREAM, {"record": record.to_json()})
+    if record.route_id is not None:
+        pipe.set(RECENT.format(record.id), record.route_id, ex=RECENT_SECONDS)
+    queued = also.queue(pipe) if also is not None else 0
+    replies = await pipe.execute(raise_on_error=False)
+    if errors := [reply for reply in replies[: len(replies) - queued] if isinstance(reply, Exception)]:
+        raise errors[0]
+    return replies, queued
 
 
 def _ensure_group(client: redis.Redis) -> None:

@@ -174,8 +174,16 @@ class CircuitBreaker:
         await self._record_outcome(key, ok=False)
 
     async def _record_outcome(self, key: str, *, ok: bool) -> None:
-        args = [repr(self.clock()), int(ok), *self._record_settings]
-        await self._record(keys=self.keys_for(key), args=args)
+        await self._record(keys=self.keys_for(key), args=self._outcome_args(ok))
+
+    def queue_outcome(self, pipe, key: str, *, ok: bool) -> None:
+        """The outcome as one command on `pipe`, for a caller that sends several writes in one round
+        trip. Its reply is the state after, or a NoScriptError when Redis does not hold the script yet
+        (a restarted Redis): `record_success`/`record_failure` then load it and write."""
+        pipe.evalsha(self._record.sha, 3, *self.keys_for(key), *self._outcome_args(ok))
+
+    def _outcome_args(self, ok: bool) -> list:
+        return [repr(self.clock()), int(ok), *self._record_settings]
 
     async def state(self, key: str) -> BreakerState:
         return (await self.snapshot([key]))[key].state
@@ -354,10 +362,16 @@ class LatencyWindow:
         return f"{self.prefix}:{{{key}}}"
 
     async def record(self, key: str, latency_ms: float, ok: bool) -> None:
+        await self._record(keys=[self.key_for(key)], args=self._record_args(latency_ms, ok))
+
+    def queue_record(self, pipe, key: str, latency_ms: float, ok: bool) -> None:
+        """`record` as one command on `pipe` (see `CircuitBreaker.queue_outcome`)."""
+        pipe.evalsha(self._record.sha, 1, self.key_for(key), *self._record_args(latency_ms, ok))
+
+    def _record_args(self, latency_ms: float, ok: bool) -> list:
         _require(math.isfinite(latency_ms) and latency_ms >= 0, "latency_ms must be a finite number >= 0")
         entry = f"{self.clock():.6f}:{latency_ms:.3f}:{int(ok)}"
-        ttl = math.ceil(self.window_seconds) + 1
-        await self._record(keys=[self.key_for(key)], args=[entry, self.size, ttl])
+        return [entry, self.size, math.ceil(self.window_seconds) + 1]
 
     async def stats(self, keys: Iterable[str]) -> dict[str, WindowStats]:
         """Every key's stats in one round trip."""

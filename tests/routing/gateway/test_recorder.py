@@ -1,5 +1,6 @@
 """The call queue: records reach PostgreSQL once; a record the database rejects never blocks the rest."""
 
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -106,3 +107,58 @@ def test_a_record_and_its_counters_travel_together_and_wait_together_while_redis
     assert float(get_redis().get(counter)) == pytest.approx(1.75) and counter not in live._unsent
     calls_flush()
     assert Call.objects.filter(id__in=[sent.id, spooled.id]).count() == 2  # the spool drained on return
+
+
+OK_ATTEMPTS = [{"model": "simulator/gpt-4o-mini", "status": "ok", "latency_ms": 12.5}]
+
+
+def _window_entries(model_key: str) -> list[bytes]:
+    return get_redis().lrange(f"routelab:lat:{{{model_key}}}", 0, -1)
+
+
+def test_the_answering_models_successes_go_with_the_record_onto_its_breaker_and_latency_window(live_route):
+    from routing.gateway.execute import Successes
+
+    record = _record(route_id=live_route.route.id, attempts=OK_ATTEMPTS)
+    call_record_enqueue(record, also=Successes.of(record.attempts))
+    assert calls_waiting() == 1
+    [entry] = _window_entries("simulator/gpt-4o-mini")
+    assert entry.decode().endswith(":12.500:1")
+    assert get_redis().hget("routelab:cb:{simulator/gpt-4o-mini}:state", "seq") == b"1"
+
+
+def test_after_redis_lost_its_scripts_the_successes_are_written_again_by_loading_them(live_route):
+    from routing.gateway.execute import Successes
+
+    get_redis().script_flush()  # what a restarted Redis holds
+    record = _record(route_id=live_route.route.id, attempts=OK_ATTEMPTS)
+    call_record_enqueue(record, also=Successes.of(record.attempts))
+    assert calls_waiting() == 1
+    assert len(_window_entries("simulator/gpt-4o-mini")) == 1
+    assert get_redis().hget("routelab:cb:{simulator/gpt-4o-mini}:state", "seq") == b"1"
+
+
+def test_while_redis_fails_a_success_closes_this_processs_own_half_open_circuit(
+    live_route, monkeypatch, settings
+):
+    from routing.gateway.execute import Successes, _breaker_limits, _local_breaker
+
+    settings.BREAKER_OPEN_SECONDS = 0.1
+    local = _local_breaker(tuple(sorted(_breaker_limits().items())))
+    for _ in range(settings.BREAKER_FAILURE_THRESHOLD):
+        async_to_sync(local.record_failure)("simulator/gpt-4o-mini")
+    time.sleep(0.15)
+    assert async_to_sync(local.admission)("simulator/gpt-4o-mini") == "probe"
+
+    def unreachable():
+        raise redis_client.redis.ConnectionError("Redis is down")
+
+    monkeypatch.setattr(recorder, "get_async_redis", unreachable)
+    record = _record(route_id=live_route.route.id, attempts=OK_ATTEMPTS)
+    call_record_enqueue(record, also=Successes.of(record.attempts))
+    assert async_to_sync(local.state)("simulator/gpt-4o-mini") == "closed"
+
+    monkeypatch.undo()  # the spooled record is stored once Redis answers, as any other
+    live.outage._until = float("-inf")
+    calls_flush()
+    assert Call.objects.filter(id=record.id).exists()
