@@ -10,6 +10,7 @@ own when it sent a sane one, else a new one, so a client's log line and the serv
 
 import asyncio
 import contextlib
+import gc
 import io
 import os
 import re
@@ -26,6 +27,9 @@ from routing.gateway.after_response import deferral
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_application = get_asgi_application()
+# The loaded apps' objects (about 157,000) are permanent: out of the collector's view, a full collection
+# scans only what requests made, and stalls the event loop for about 30 ms here instead of 100.
+gc.freeze()
 
 GATEWAY_PATHS = frozenset({"/api/v1/route"})
 GATEWAY_PREFIXES = ("/v1/", "/api/v1/jobs/")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -38,12 +38,12 @@ class CallDraft:
     prompt: str = ""
     finished: bool = False
 
-    def _base(self) -> dict:
+    def _base(self, completed_at: str | None = None) -> dict:
         fields = {
             "id": self.id,
             "source": self.source,
             "started_at": self.started_at,
-            "completed_at": now_iso(),
+            "completed_at": completed_at or now_iso(),
             "stream": self.stream,
             "metadata": self.metadata,
         }
@@ -72,25 +72,29 @@ class CallDraft:
             return {}
         return {"experiment_id": exposure.experiment_id, "variant": exposure.variant, "phase": exposure.phase}
 
-    async def finish_ok(self, execution: Execution) -> CallRecord:
-        result = execution.result
-        record = CallRecord(
-            **self._base(),
-            status="ok",
-            model_id=execution.model.id,
-            model_key=execution.model.key,
-            attempts=list(execution.attempts),
-            fallbacks_used=execution.fallbacks_used,
-            escalations=execution.escalations,
-            **self.spend(execution),
-            latency_ms=result.latency_ms if not execution.escalations else _elapsed_ms(self.started_at),
-            ttft_ms=result.ttft_ms,
-            prompt=_clip(self.prompt),
-            answer=_clip(result.text),
-            provider_quality=result.quality,
-        )
-        await self._emit(record)
-        return record
+    async def finish_ok(self, execution: Execution) -> None:
+        """The answered call's record, built after the response is sent, with the times as of now."""
+        result, completed_at = execution.result, now_iso()
+        latency_ms = result.latency_ms if not execution.escalations else _elapsed_ms(self.started_at)
+
+        def build() -> CallRecord:
+            return CallRecord(
+                **self._base(completed_at),
+                status="ok",
+                model_id=execution.model.id,
+                model_key=execution.model.key,
+                attempts=list(execution.attempts),
+                fallbacks_used=execution.fallbacks_used,
+                escalations=execution.escalations,
+                **self.spend(execution),
+                latency_ms=latency_ms,
+                ttft_ms=result.ttft_ms,
+                prompt=_clip(self.prompt),
+                answer=_clip(result.text),
+                provider_quality=result.quality,
+            )
+
+        await self._emit(build)
 
     async def finish_failed(self, error: ExecutionFailed | Exception, kind: str, message: str) -> CallRecord:
         attempts = list(getattr(error, "attempts", []))
@@ -105,7 +109,7 @@ class CallDraft:
             fallbacks_used=max(len([a for a in attempts if a.get("status") != "ok"]) - 1, 0),
             latency_ms=_elapsed_ms(self.started_at),
         )
-        await self._emit(record)
+        await self._emit(lambda: record)
         return record
 
     async def finish_disconnected(self) -> None:
@@ -123,27 +127,28 @@ class CallDraft:
             error_message="the client closed the connection before the answer was complete",
             latency_ms=_elapsed_ms(self.started_at),
         )
-        await self._emit(record)
+        await self._emit(lambda: record)
 
     async def finish_decided(self) -> CallRecord:
         record = CallRecord(
             **self._base(), **self.spend(), status="decided", latency_ms=_elapsed_ms(self.started_at)
         )
-        await self._emit(record)
+        await self._emit(lambda: record)
         return record
 
     def spend(self, execution: Execution | None = None) -> dict:
         return call_spend(self.routed.overhead if self.routed is not None else (), execution)
 
-    async def _emit(self, record: CallRecord) -> None:
-        """The one record this draft yields, with its spend on today's counters and the answering
-        models' successes, in one round trip, once the response is sent (see `after_response`); a client
-        that hangs up never cancels it."""
+    async def _emit(self, build: Callable[[], CallRecord]) -> None:
+        """The one record this draft yields (`build` makes it), with its spend on today's counters and
+        the answering models' successes, in one round trip, once the response is sent (see
+        `after_response`); a client that hangs up never cancels it."""
         self.finished = True
-        await after_response(self._send(record))
+        await after_response(self._send(build))
 
     @staticmethod
-    async def _send(record: CallRecord) -> None:
+    async def _send(build: Callable[[], CallRecord]) -> None:
+        record = build()
         tokens = record.input_tokens + record.output_tokens
         spent = spend_amounts(record.route_id, record.api_key_id, float(record.cost), tokens)
         await call_record_aenqueue(record, counters=spent, also=Successes.of(record.attempts))
