@@ -44,7 +44,10 @@ class GatewayHandler(ASGIHandler):
     each costs a hop to a thread and back. A gateway request does no sync work in steady state; the few
     functions that reach the database run through `routing.gateway.threads.in_db_thread`, which does the
     connection upkeep those receivers did. The body is capped at DATA_UPLOAD_MAX_MEMORY_SIZE plus one
-    byte, the rest drained unread, so a too-large body is still the 413 Django would give.
+    byte, the rest drained unread, so a too-large body is still the 413 Django would give. What the view
+    defers (`routing.gateway.after_response`: the call's record) runs in the ASGI call's own task once
+    the response is out: uvicorn wakes the disconnect listener when a response completes, which cancels
+    the serving task, never this one, and a graceful shutdown waits for this one.
     """
 
     async def __call__(self, scope, receive, send):
@@ -60,7 +63,8 @@ class GatewayHandler(ASGIHandler):
         if request is None:
             await self.send_response(error_response, send)
             return
-        await self._serve_until_disconnect(request, receive, send)
+        async with deferral():  # in this task, which the client hanging up never cancels
+            await self._serve_until_disconnect(request, receive, send)
 
     async def _serve_until_disconnect(self, request, receive, send):
         """The view's response sent; the view cancelled if the client hangs up first, as Django does."""
@@ -74,13 +78,11 @@ class GatewayHandler(ASGIHandler):
                 await task
 
     async def _serve(self, request, send):
-        """The response, then the work it deferred (the call's record, the model's outcome)."""
-        async with deferral():
-            response = await self.run_get_response(request)
-            if not response.streaming and not response.has_header("Content-Length"):
-                response["Content-Length"] = str(len(response.content))  # else uvicorn sends it chunked
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.send_response(response, send)
+        response = await self.run_get_response(request)
+        if not response.streaming and not response.has_header("Content-Length"):
+            response["Content-Length"] = str(len(response.content))  # else uvicorn sends it chunked
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.send_response(response, send)
 
     def load_middleware(self, is_async=False):
         self._view_middleware = []

@@ -4,7 +4,7 @@ A proxied call's record (one Redis round trip) and its model's success on the br
 (another) change nothing the client reads, so the client need not wait for them. The ASGI handler
 (`config.asgi.GatewayHandler`) serves each request inside `deferral()`, which runs the work deferred
 meanwhile, in order, after the response's last byte has been sent, shielded from the client hanging up
-and awaited by the request's own task, so a server shutting down gracefully waits for it as it waits for
+and awaited by the ASGI call's task, so a server shutting down gracefully waits for it as it waits for
 the request. Outside that handler (Django's test client, a Celery task) `after_response` awaits the work
 at once, as before. A failure is still recorded before the response: the fallback that follows reads it.
 """
