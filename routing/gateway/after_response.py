@@ -19,7 +19,7 @@ from contextvars import ContextVar
 
 logger = logging.getLogger(__name__)
 _pending: ContextVar[list[Coroutine] | None] = ContextVar("routelab_after_response", default=None)
-_running: set[asyncio.Task] = set()  # held until done: a client hanging up leaves no one awaiting them
+_running: set[asyncio.Task] = set()  # held until done: a cancelled ASGI call leaves no one awaiting them
 
 
 async def after_response(work: Coroutine) -> None:

@@ -267,21 +267,20 @@ class Successes:
     async def sent(self, replies: list) -> None:
         """The replies to `queue`'s commands: any that Redis refused for want of its script (a restarted
         Redis) is written again by the script's own call, which loads it."""
-        shared, window = _breakers_made()[1], latency_window()
         for index, reply in enumerate(replies):
             if not isinstance(reply, NoScriptError):
                 continue
             model_key, latency_ms = self.outcomes[index // 2]
             if index % 2 == 0:
-                await shared.record_success(model_key)
+                await breaker().record_success(model_key)
             else:
-                await window.record(model_key, latency_ms, True)
+                await record_outcome(model_key, latency_ms, ok=True)
 
     async def unsent(self) -> None:
-        """Redis failed: this process's own breakers count the successes (live windows are advisory)."""
-        local = _local_breaker(_breakers_made()[0])
-        for model_key, _ in self.outcomes:
-            await local.record_success(model_key)
+        """Redis failed (so the outage is noted): the breakers this process falls back to count the
+        successes; live windows are advisory and skip them."""
+        for model_key, latency_ms in self.outcomes:
+            await _outcome_record(model_key, latency_ms, ok=True)
 
 
 def call_budget(route: RouteEntry) -> CallBudget:

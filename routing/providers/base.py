@@ -550,12 +550,12 @@ class ProviderAdapter:
         return PooledClient(timeout=timeout, transport=AiohttpTransport(limits), limits=limits)
 
     async def _post_json(
-        self, url: str, headers: dict[str, str], body: dict[str, Any]
+        self, url: str, headers: dict[str, str], json: dict[str, Any]
     ) -> httpx.Response | JsonAnswer:
         client = self._aclient
         if isinstance(client, PooledClient):
-            return await client.post_json(url, headers=headers, json=body)
-        return await client.post(url, headers=headers, json=body)
+            return await client.post_json(url, headers=headers, json=json)
+        return await client.post(url, headers=headers, json=json)
 
     async def _acomplete_alone(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
         async with self._new_aclient() as client:
@@ -579,8 +579,7 @@ class ProviderAdapter:
 
     async def _complete_once(self, target: ModelTarget, request: ChatRequest) -> CompletionResult:
         started = time.perf_counter()
-        kwargs = self._request_kwargs(target, request, stream=False)
-        response = await self._post_json(kwargs["url"], kwargs["headers"], kwargs["json"])
+        response = await self._post_json(**self._request_kwargs(target, request, stream=False))
         return self._result_from_response(target, request, response, started)
 
     async def _embed_once(self, target: ModelTarget, request: EmbeddingRequest) -> CompletionResult:

@@ -1,6 +1,6 @@
 """The provider calls' HTTP transport: httpx's API over aiohttp's connection pool and C parser.
 
-Profiling one proxied request (README, "Where a proxied request's time goes") showed httpx's own
+Profiling one proxied request (README, "Benchmarks") showed httpx's own
 transport (httpcore over anyio) costing about 0.6 ms of CPU per upstream call, and more under
 concurrency, against about 0.15 ms for aiohttp. The adapters keep httpx's request, response, streaming
 and exception types (the error classification in `providers.base` reads them); only the bytes on the wire
@@ -8,9 +8,9 @@ go through aiohttp. The same pattern as the `httpx-aiohttp` package that the ope
 its own exception mapping, so a dropped connection reads as one and not as a timeout.
 
 `PooledClient.post_json`, the non-streamed provider call, goes one step further: it sends the bytes and
-headers httpx would send straight through aiohttp and wraps the answer in an `httpx.Response`, skipping
-httpx's request building, cookie jar, auth and redirect steps (about 0.4 ms of CPU a call, measured with
-a fixed-answer upstream: README, "Where a proxied request's time goes").
+headers httpx would send straight through aiohttp and reads a success as a `JsonAnswer` (an error or a
+compressed body as an `httpx.Response`), skipping httpx's request building, cookie jar, auth and
+redirect steps (about 0.4 ms of CPU a call, measured in process against a fixed-answer upstream).
 """
 
 from __future__ import annotations
