@@ -9,19 +9,22 @@ own when it sent a sane one, else a new one, so a client's log line and the serv
 """
 
 import asyncio
-import contextlib
 import gc
 import io
 import os
 import re
 import uuid
+from contextlib import aclosing
 
+from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.conf import settings
 from django.core.asgi import get_asgi_application
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
-from django.core.handlers.exception import convert_exception_to_response
-from django.urls import set_script_prefix
+from django.core.handlers.exception import convert_exception_to_response, response_for_exception
+from django.http import HttpResponse
+from django.urls import ResolverMatch, get_resolver, set_script_prefix
+from django.utils.log import log_response
 
 from routing.gateway.after_response import deferral
 
@@ -35,20 +38,42 @@ GATEWAY_PATHS = frozenset({"/api/v1/route"})
 GATEWAY_PREFIXES = ("/v1/", "/api/v1/jobs/")
 
 
+class _Exchange:
+    """One gateway request's state between its serving and its disconnect listener."""
+
+    __slots__ = ("answering", "hung_up")
+
+    def __init__(self) -> None:
+        self.answering = False
+        self.hung_up = False
+
+
 class GatewayHandler(ASGIHandler):
     """Django's ASGI handler cut to what a gateway request needs: no middleware, no thread per request,
-    no request signals, and the body read into memory.
+    no request signals, the body read into memory, and the view called and its response sent in the ASGI
+    call's own task.
 
     Django wraps each request in a ThreadSensitiveContext, which starts a new thread for the request's
     sync work, and sends `request_started` and `request_finished`, whose receivers are sync functions, so
     each costs a hop to a thread and back. A gateway request does no sync work in steady state; the few
     functions that reach the database run through `routing.gateway.threads.in_db_thread`, which does the
     connection upkeep those receivers did. The body is capped at DATA_UPLOAD_MAX_MEMORY_SIZE plus one
-    byte, the rest drained unread, so a too-large body is still the 413 Django would give. What the view
-    defers (`routing.gateway.after_response`: the call's record) runs in the ASGI call's own task once
-    the response is out: uvicorn wakes the disconnect listener when a response completes, which cancels
-    the serving task, never this one, and a graceful shutdown waits for this one.
+    byte, the rest drained unread, so a too-large body is still the 413 Django would give.
+
+    Django's `get_response_async` (URL configuration, view middleware, atomic requests, template
+    responses) and its two tasks per request (one serving, one listening for a disconnect) cost about a
+    quarter of a millisecond a request, more than the rest of routelab's routing. Here an async view is
+    called directly: its URL resolved once per exact path, an exception turned into Django's own error
+    response, 4xx and 5xx logged as Django logs them; a sync view (none of the gateway's is) still goes
+    through Django. One task listens for the client hanging up and cancels the view, as Django does, until
+    the response's last message is being sent (uvicorn wakes that listener as a response completes). What
+    the view defers (`routing.gateway.after_response`: the call's record) runs in this same task once the
+    response is out, so a graceful shutdown waits for it.
     """
+
+    def __init__(self):
+        super().__init__()
+        self._exact: dict[str, ResolverMatch] = {}
 
     async def __call__(self, scope, receive, send):
         await self.handle(scope, receive, send)
@@ -63,26 +88,79 @@ class GatewayHandler(ASGIHandler):
         if request is None:
             await self.send_response(error_response, send)
             return
-        async with deferral():  # in this task, which the client hanging up never cancels
+        async with deferral():
             await self._serve_until_disconnect(request, receive, send)
 
     async def _serve_until_disconnect(self, request, receive, send):
         """The view's response sent; the view cancelled if the client hangs up first, as Django does."""
-        serving = asyncio.create_task(self._serve(request, send))
-        listening = asyncio.create_task(self.listen_for_disconnect(receive))
-        await asyncio.wait((serving, listening), return_when=asyncio.FIRST_COMPLETED)
-        for task in (listening, serving):
-            if not task.done():
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RequestAborted):
-                await task
+        serving = asyncio.current_task()
+        exchange = _Exchange()
 
-    async def _serve(self, request, send):
-        response = await self.run_get_response(request)
-        if not response.streaming and not response.has_header("Content-Length"):
-            response["Content-Length"] = str(len(response.content))  # else uvicorn sends it chunked
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.send_response(response, send)
+        async def listen():
+            message = await receive()
+            if message["type"] == "http.disconnect" and not exchange.answering:
+                exchange.hung_up = True
+                serving.cancel()
+
+        listener = asyncio.create_task(listen())
+        try:
+            await self._send(await self._response(request), send, exchange)
+        except asyncio.CancelledError:
+            if not exchange.hung_up:
+                raise  # cancelled from outside (the server stopping), not by the client hanging up
+            serving.uncancel()
+        finally:
+            listener.cancel()
+
+    async def _response(self, request) -> HttpResponse:
+        try:
+            view, args, kwargs = self._resolve(request)
+            if iscoroutinefunction(view):
+                response = await view(request, *args, **kwargs)
+            else:  # pragma: no cover - no gateway path has a sync view; Django's way serves one
+                return await self.run_get_response(request)
+        except Exception as exc:
+            response = await sync_to_async(response_for_exception, thread_sensitive=False)(request, exc)
+        if response.status_code >= 400:
+            await sync_to_async(log_response, thread_sensitive=False)(
+                "%s: %s", response.reason_phrase, request.path, response=response, request=request
+            )
+        return response
+
+    def _resolve(self, request):
+        """The view for `request.path_info`; an exact path's match is kept (a path with parameters, or
+        the catch-all's, is resolved each time, so no client can grow the cache)."""
+        match = self._exact.get(request.path_info)
+        if match is None:
+            match = get_resolver().resolve(request.path_info)
+            if not match.args and not match.kwargs:
+                self._exact[request.path_info] = match
+        request.resolver_match = match
+        return match.func, match.args, match.kwargs
+
+    async def _send(self, response: HttpResponse, send, exchange: _Exchange) -> None:
+        """`response` over ASGI: its start, then its body (chunk by chunk when streamed). Once the last
+        message is being sent, a hang-up no longer cancels anything."""
+        headers = [
+            (name.encode("ascii"), value.encode("latin1") if isinstance(value, str) else value)
+            for name, value in response.items()
+        ]
+        for cookie in response.cookies.values():
+            headers.append((b"Set-Cookie", cookie.output(header="").encode("ascii").strip()))
+        if not response.streaming:
+            content = response.content
+            if not response.has_header("Content-Length"):  # else uvicorn sends it chunked
+                headers.append((b"Content-Length", str(len(content)).encode()))
+            await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+            exchange.answering = True
+            await send({"type": "http.response.body", "body": content})
+            return
+        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        async with aclosing(aiter(response)) as parts:
+            async for part in parts:
+                await send({"type": "http.response.body", "body": part, "more_body": True})
+        exchange.answering = True
+        await send({"type": "http.response.body"})
 
     def load_middleware(self, is_async=False):
         self._view_middleware = []
