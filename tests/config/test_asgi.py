@@ -71,3 +71,39 @@ def test_the_capped_body_keeps_one_byte_past_the_limit_at_most(limit):
     body = asyncio.run(read_capped_body(receive, limit))
     assert body == (b"a" * 8 + b"b" * 8 if limit else b"".join(chunks))
     assert messages == []  # the rest was drained, so the connection stays usable
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_only_exact_gateway_paths_are_kept_resolved_so_no_client_grows_the_cache(asgi_server, live_route):
+    from config.asgi import gateway_application
+
+    headers = {"Authorization": f"Bearer {live_route.key}"}
+    for n in range(20):  # paths with a parameter, and paths only the catch-all matches
+        assert httpx.get(f"{asgi_server}/v1/models/no-such-model-{n}", headers=headers).status_code == 404
+        missing = httpx.get(f"{asgi_server}/v1/nothing-here/{n}", headers=headers)
+        assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found"
+    assert _chat(asgi_server, live_route.key, "What is the capital of France?").status_code == 200
+    assert httpx.get(f"{asgi_server}/v1/models", headers=headers).status_code == 200
+    assert set(gateway_application._exact) <= {"/v1/chat/completions", "/v1/models"}
+    assert "/v1/chat/completions" in gateway_application._exact
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_an_exception_in_a_gateway_view_is_djangos_500_and_is_logged(
+    asgi_server, live_route, monkeypatch, caplog
+):
+    from routing.gateway import proxy
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the view")
+
+    monkeypatch.setattr(proxy, "serve_chat", broken)
+    with caplog.at_level("ERROR", logger="django.request"):
+        response = _chat(asgi_server, live_route.key, "What is the capital of France?")
+    assert response.status_code == 500
+    assert "a bug in the view" not in response.text  # DEBUG is off: no traceback for the client
+    assert response.headers["x-request-id"]
+    logged = [r for r in caplog.records if r.name == "django.request" and r.levelname == "ERROR"]
+    assert logged and "/v1/chat/completions" in logged[0].getMessage() and logged[0].exc_info
