@@ -130,6 +130,10 @@ class Connection(asyncio.Protocol):
 
     # -- httptools callbacks -----------------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        if self.answer is not None and self.answer.done():  # bytes past the answer: a server out of step
+            self.reusable = False
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
 
@@ -190,10 +194,15 @@ class Connection(asyncio.Protocol):
             self.timer = self.loop.call_at(self.last_read + read_timeout, self._check_idle, read_timeout)
 
     def _finish(self, *, reusable: bool) -> None:
+        if self.answer.done():  # a second message in the bytes of one answer: a server out of step
+            self.reusable = False
+            return
         self.reusable = reusable and not self.closed
         self.answer.set_result(Answer(self.parser.get_status_code(), self.headers, b"".join(self.body)))
+        self.headers, self.body = [], []  # whatever follows in the same bytes cannot touch this answer
 
     def _fail(self, exc: Exception) -> None:
+        self.reusable = False
         if not self.answer.done():
             self.answer.set_exception(exc)
 

@@ -102,6 +102,21 @@ def test_a_connection_is_reused_and_one_the_server_closed_while_idle_is_replaced
     assert len(connections) == 2  # the first two calls shared one; the third needed a new one
 
 
+def test_bytes_past_an_answer_leave_it_whole_and_the_connection_unused_again():
+    stray = OK + b"HTTP/1.1 200 OK\r\nx-stray: 1\r\ncontent-length: 2\r\n\r\n{}"
+    requests, connections = [], []
+
+    async def scenario():
+        async with raw_server(answering(stray, requests, connections)) as url, client() as pooled:
+            first = await pooled.post_json(f"{url}/a", headers={}, json={})
+            second = await pooled.post_json(f"{url}/b", headers={}, json={})
+            return first, second
+
+    first, second = asyncio.run(scenario())
+    assert first.json() == {"ok": 1.5} and "x-stray" not in first.headers
+    assert second.json() == {"ok": 1.5} and len(connections) == 2  # the out-of-step connection was closed
+
+
 def test_a_chunked_answer_and_one_delimited_by_the_connections_end_are_read_whole():
     chunked = (
         b'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\n{"a"\r\n3\r\n: 1\r\n1\r\n}\r\n0\r\n\r\n'
