@@ -14,7 +14,6 @@ import io
 import os
 import re
 import uuid
-from contextlib import aclosing
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.conf import settings
@@ -131,39 +130,29 @@ class GatewayHandler(ASGIHandler):
         return response
 
     def _resolve(self, request):
-        """The view for `request.path_info`; an exact path's match is kept (a path with parameters, or
-        the catch-all's, is resolved each time, so no client can grow the cache)."""
+        """Django's `resolve_request`, its match kept for an exact path (a path with parameters, or the
+        catch-all's, is resolved each time, so no client can grow the cache)."""
         match = self._exact.get(request.path_info)
         if match is None:
-            match = get_resolver().resolve(request.path_info)
-            if not match.args and not match.kwargs:
-                self._exact[request.path_info] = match
+            view, args, kwargs = self.resolve_request(request)
+            if not args and not kwargs:
+                self._exact[request.path_info] = request.resolver_match
+            return view, args, kwargs
         request.resolver_match = match
         return match.func, match.args, match.kwargs
 
     async def _send(self, response: HttpResponse, send, exchange: _Exchange) -> None:
-        """`response` over ASGI: its start, then its body (chunk by chunk when streamed). Once the last
-        message is being sent, a hang-up no longer cancels anything."""
-        headers = [
-            (name.encode("ascii"), value.encode("latin1") if isinstance(value, str) else value)
-            for name, value in response.items()
-        ]
-        for cookie in response.cookies.values():
-            headers.append((b"Set-Cookie", cookie.output(header="").encode("ascii").strip()))
-        if not response.streaming:
-            content = response.content
-            if not response.has_header("Content-Length"):  # else uvicorn sends it chunked
-                headers.append((b"Content-Length", str(len(content)).encode()))
-            await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-            exchange.answering = True
-            await send({"type": "http.response.body", "body": content})
-            return
-        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-        async with aclosing(aiter(response)) as parts:
-            async for part in parts:
-                await send({"type": "http.response.body", "body": part, "more_body": True})
-        exchange.answering = True
-        await send({"type": "http.response.body"})
+        """Django's `send_response`, whole answers with their length (else uvicorn sends them chunked).
+        Once the last message is being sent, a hang-up no longer cancels anything."""
+        if not response.streaming and not response.has_header("Content-Length"):
+            response["Content-Length"] = str(len(response.content))
+
+        async def send_marking_the_last(message):
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                exchange.answering = True
+            await send(message)
+
+        await self.send_response(response, send_marking_the_last)
 
     def load_middleware(self, is_async=False):
         self._view_middleware = []
